@@ -1,0 +1,49 @@
+"""The single console script ``skeletonllm``: one subcommand per pipeline phase.
+
+Each subcommand lives in its own module, which exports ``add_arguments(parser)`` and ``run(args) -> int``;
+the first line of that module's docstring is its one-line help.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = {
+    "inspect": "skeletonllm.formats.inspect",
+    "synth": "skeletonllm.data.synthetic_cli",
+    "download": "skeletonllm.data.download",
+    "prepare": "skeletonllm.data.prepare",
+    "splits": "skeletonllm.data.splits",
+    "bench": "skeletonllm.bench.cli",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every subcommand's options."""
+    parser = argparse.ArgumentParser(
+        prog="skeletonllm",
+        description="SkeletonLLM pipeline: skeleton formats, data preparation, rendering, training, evaluation. "
+        "Every Snakemake rule calls one of these subcommands; run `skeletonllm <command> --help` for details.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="<command>")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        summary = (module.__doc__ or "").strip().splitlines()[0]
+        sub = subparsers.add_parser(
+            name, help=summary, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        module.add_arguments(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the chosen subcommand; returns its exit status."""
+    args = build_parser().parse_args(argv)
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
