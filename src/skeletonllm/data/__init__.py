@@ -1,0 +1,1 @@
+"""Datasets: download, prepare (parse + normalize -> array store), splits and the synthetic dataset."""
