@@ -1,0 +1,241 @@
+"""The Snakemake workflow: config schema validation (as the Snakefile does it), the dry-run DAG of the data half,
+config flowing to CLI flags, and the SLURM profile installed by `make` as the named profile `slurm`."""
+
+from __future__ import annotations
+
+import copy
+import re
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from conftest import REPO, write_config
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((REPO / "config" / name).read_text())
+
+
+def validated(config: dict) -> dict:
+    """Validate a copy exactly like the Snakefile does (snakemake.utils.validate fills defaults) and return it."""
+    config = copy.deepcopy(config)
+    validate(config, str(SCHEMA))
+    return config
+
+
+def validation_message(config: dict) -> str:
+    """The validation error's text, with the string pieces that pprint wraps over lines joined back."""
+    with pytest.raises(WorkflowError) as raised:
+        validated(config)
+    return " ".join(re.sub(r"'\s*\n\s*'", "", str(raised.value)).split())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml"])
+def test_shipped_configs_validate(name):
+    config = validated(load(name))
+    assert config["datasets"] and config["archives"]
+    assert set(config["resources"]) == {"synth", "download", "prepare", "splits"}
+
+
+def test_paper_config_covers_the_real_datasets():
+    config = validated(load("paper.yaml"))
+    assert set(config["datasets"]) == {"ntu60", "ntu120", "nwucla", "pkummd", "humanml3d", "kinetics"}
+    text = (REPO / "config" / "paper.yaml").read_text()
+    for name, archive in config["archives"].items():
+        source_line = next(line for line in text.splitlines() if archive["source"] in line)
+        assert "FILL IN" in source_line, f"archive {name}: its source path is not marked for the user to fill in"
+
+
+def test_defaults_fill_what_a_config_leaves_out():
+    config = validated({"archives": {"synth": {"source": "synth"}}, "datasets": {"synth": {"archive": "synth"}}})
+    assert config["results"] == "results" and config["workers"] == 2
+    assert config["synth"] == {"seed": 0, "subjects": 10, "repetitions": 2, "cameras": 3}
+    assert config["datasets"]["synth"]["subdir"] == "."
+    assert config["resources"]["prepare"] == {"runtime": 60, "mem_mb": 4000}
+
+
+def test_schema_objects_are_all_closed():
+    """additionalProperties: false on every object that lists properties (bar `if` conditions, which only test)."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    open_objects = []
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            if "properties" in node and node.get("additionalProperties") is not False:
+                open_objects.append(where)
+            for key, value in node.items():
+                if key != "if":
+                    walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{where}/{index}")
+
+    walk(schema, "#")
+    assert not open_objects
+
+
+def test_schema_dataset_names_are_the_prepare_registry():
+    from skeletonllm.data.datasets import DATASETS
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert sorted(schema["properties"]["datasets"]["propertyNames"]["enum"]) == sorted(DATASETS)
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda c: c.update(wrokers=3), "Additional properties are not allowed ('wrokers' was unexpected)"),
+        (lambda c: c["datasets"]["synth"].update(subdirr="x"), "('subdirr' was unexpected)"),
+        (lambda c: c["resources"]["prepare"].update(gpus=1), "('gpus' was unexpected)"),
+        (lambda c: c.update(workers="two"), "'two' is not of type 'integer'"),
+        (lambda c: c["synth"].update(seed=1.5), "1.5 is not of type 'integer'"),
+        (lambda c: c["datasets"].update(ntu61={"archive": "synth"}), "'ntu61' is not one of"),
+        (lambda c: c["archives"]["synth"].update(sha256="a" * 64), "give no checksum"),
+        (lambda c: c["archives"].update(x={"source": "/x.zip"}), "needs exactly one of sha256 and sha256_file"),
+        (lambda c: c["archives"].update(x={"source": "/x.zip", "sha256": "a" * 64, "sha256_file": "f"}),
+         "needs exactly one of sha256 and sha256_file"),
+        (lambda c: c["archives"].update(x={"source": "/x.zip", "sha256": "z" * 64}), "does not match"),
+    ],
+)
+def test_bad_config_fails_with_a_clear_message(edit, expected):
+    config = load("config.yaml")
+    edit(config)
+    assert expected in validation_message(config)
+
+
+def test_snakemake_refuses_bad_config_at_start(tmp_path, snakemake):
+    """The Snakefile validates at start: an unknown key or a wrong type stops the run and names the culprit."""
+    config = load("config.yaml")
+    config["wrokers"] = 3
+    result = snakemake(tmp_path, "-n", "all", "--configfile", str(write_config(tmp_path / "bad.yaml", config)))
+    assert result.returncode != 0
+    assert "Error validating config file" in result.stdout
+    assert "'wrokers' was unexpected" in result.stdout
+
+    config = load("config.yaml")
+    config["synth"]["subjects"] = "ten"
+    result = snakemake(tmp_path, "-n", "all", "--configfile", str(write_config(tmp_path / "bad.yaml", config)))
+    assert result.returncode != 0
+    assert "'ten' is not of type 'integer'" in result.stdout
+
+
+def test_dataset_naming_a_missing_archive_fails_clearly(tmp_path, snakemake):
+    config = load("config.yaml")
+    config["datasets"]["synth"]["archive"] = "ntu"
+    result = snakemake(tmp_path, "-n", "all", "--configfile", str(write_config(tmp_path / "bad.yaml", config)))
+    assert result.returncode != 0
+    assert "datasets.synth.archive is 'ntu', which is not one of archives: ['synth']" in result.stdout
+
+
+def dry_run_jobs(output: str) -> list[dict]:
+    """The jobs of `snakemake -n -p` output: rule, log, benchmark, resources and shell command.
+    (A dry run does not mark local rules; tests/test_slurm.py shows download runs outside SLURM.)"""
+    jobs = []
+    for block in re.split(r"\n(?=\[[^\]]+\]\nrule )", output):
+        header = re.search(r"^rule (\w+):", block, re.M)
+        if not header:
+            continue
+        field = lambda name: (re.search(rf"^\s+{name}: (.*)$", block, re.M) or [None, None])[1]
+        command = re.search(r"^Shell command: (.*)$", block, re.M)
+        jobs.append({
+            "rule": header[1], "log": field("log"), "benchmark": field("benchmark"),
+            "resources": field("resources") or "", "shell": command[1] if command else None,
+        })
+    return jobs
+
+
+def test_dry_run_dag_of_the_embedded_default(tmp_path, snakemake):
+    result = snakemake(tmp_path, "-n", "-p", "--cores", "2", "all")
+    assert result.returncode == 0, result.stdout
+    jobs = dry_run_jobs(result.stdout)
+    counts = {rule: sum(job["rule"] == rule for job in jobs) for rule in ("synth", "download", "prepare", "splits")}
+    assert counts == {"synth": 1, "download": 1, "prepare": 4, "splits": 4}
+    for job in jobs:
+        if job["rule"] == "all":
+            continue
+        assert job["log"] and job["shell"].endswith(f"> {job['log']} 2>&1"), job
+        assert job["shell"].startswith(f"skeletonllm {job['rule']} "), job
+        assert re.search(r"runtime=\d+", job["resources"]) and re.search(r"mem_mb=\d+", job["resources"]), job
+        assert "slurm_extra" not in job["resources"]
+        assert bool(job["benchmark"]) == (job["rule"] == "prepare"), job
+
+
+def test_config_values_reach_the_cli_flags(tmp_path, snakemake):
+    """yaml -> rule params -> CLI flags: overriding config keys changes exactly those flags."""
+    config = load("config.yaml")
+    config["synth"].update(seed=7, subjects=4)
+    configfile = write_config(tmp_path / "seed7.yaml", config)
+    result = snakemake(tmp_path, "-n", "-p", "--cores", "8", "all", "--config", "workers=3", "--configfile", str(configfile))
+    assert result.returncode == 0, result.stdout
+    jobs = dry_run_jobs(result.stdout)
+    synth = next(job for job in jobs if job["rule"] == "synth")
+    assert "--seed 7 --subjects 4 --repetitions 2 --cameras 3" in synth["shell"]
+    prepares = [job for job in jobs if job["rule"] == "prepare"]
+    assert prepares and all("--workers 3" in job["shell"] for job in prepares)
+    assert all("mem_mb=4000" in job["resources"] for job in prepares)
+
+
+def test_paper_config_replaces_the_default(tmp_path, snakemake):
+    """--configfile config/paper.yaml is the whole config: no synth job or dataset is merged in from the default."""
+    result = snakemake(tmp_path, "-n", "-p", "all", "--configfile", str(REPO / "config" / "paper.yaml"))
+    assert result.returncode == 0, result.stdout
+    jobs = dry_run_jobs(result.stdout)
+    assert {job["rule"] for job in jobs} == {"download", "prepare", "splits", "all"}
+    prepared = sorted(re.search(r"--dataset (\w+)", job["shell"])[1] for job in jobs if job["rule"] == "prepare")
+    assert prepared == ["humanml3d", "kinetics", "ntu120", "ntu60", "nwucla", "pkummd"]
+
+
+def make_profile(config_home, env):
+    return subprocess.run(
+        ["make", "--no-print-directory", "profile", f"XDG_CONFIG_HOME={config_home}"],
+        cwd=REPO, env=env, capture_output=True, text=True,
+    )
+
+
+def test_make_installs_the_named_slurm_profile(tmp_path, venv_env, snakemake):
+    env = dict(venv_env, XDG_CONFIG_HOME=str(tmp_path / "xdg"))
+    first = make_profile(tmp_path / "xdg", env)
+    assert first.returncode == 0, first.stderr
+    assert "installed Snakemake profile slurm" in first.stdout
+    again = make_profile(tmp_path / "xdg", env)
+    assert again.returncode == 0 and again.stdout == ""  # idempotent: nothing to do the second time
+
+    # Snakemake's own lookup of `--profile slurm` (cwd first, then $XDG_CONFIG_HOME/snakemake) finds it.
+    lookup = subprocess.run(
+        [sys.executable, "-c", "from snakemake.cli import get_profile_dir; print(get_profile_dir('slurm')[1])"],
+        cwd=REPO, env=env, capture_output=True, text=True,
+    )
+    assert lookup.returncode == 0, lookup.stderr
+    found = lookup.stdout.strip()
+    assert found == str(tmp_path / "xdg" / "snakemake" / "slurm" / "config.yaml")
+    assert (tmp_path / "xdg" / "snakemake" / "slurm").resolve() == REPO / "workflow" / "profiles" / "slurm"
+
+    # Every key of the profile is one Snakemake and the SLURM executor accept (a dry run parses them all).
+    result = snakemake(tmp_path / "run", "--profile", "slurm", "-n", "all", env=env)
+    assert result.returncode == 0, result.stdout
+
+
+def test_make_profile_keeps_a_users_own_profile(tmp_path, venv_env):
+    own = tmp_path / "xdg" / "snakemake" / "slurm"
+    own.mkdir(parents=True)
+    result = make_profile(tmp_path / "xdg", dict(venv_env, XDG_CONFIG_HOME=str(tmp_path / "xdg")))
+    assert result.returncode != 0
+    assert "exists and is not a link" in result.stderr
+    assert own.is_dir() and not own.is_symlink()
+
+
+def test_slurm_profile_settings():
+    profile = yaml.safe_load((REPO / "workflow" / "profiles" / "slurm" / "config.yaml").read_text())
+    assert profile["executor"] == "slurm"
+    assert profile["slurm-status-command"] == "squeue"
+    assert profile["slurm-no-account"] is True and profile["rerun-incomplete"] is True
+    assert {"slurm_partition", "runtime", "mem_mb"} <= set(profile["default-resources"])
+    assert "slurm_extra" not in profile["default-resources"]

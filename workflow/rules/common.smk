@@ -1,0 +1,69 @@
+"""Shared pieces of the rules: output paths under the results root, config look-ups that the DVC export can
+trace back to their config keys, per-rule resources, and the targets of `rule all`."""
+
+import os
+
+
+RESULTS = config["results"]
+
+wildcard_constraints:
+    archive="[A-Za-z0-9_]+",
+    dataset="[A-Za-z0-9_]+",
+
+
+def results(*parts):
+    """A path under the results root (a Snakemake pattern when parts hold {wildcards})."""
+    return os.path.join(RESULTS, *parts)
+
+
+def log_path(rule_name, name):
+    """The log file of a rule's job, which gets the job's stdout and stderr: <results>/logs/<rule>/<name>.log."""
+    return results("logs", rule_name, name + ".log")
+
+
+class ConfigValue:
+    """A rule parameter (or thread count) read from the config at a dotted key, e.g. "datasets.{dataset}.subdir".
+
+    Wildcards in the key are filled in per job; convert, when given, maps the value to what the rule needs.
+    `skeletonllm.workflow_dag` reads `config_key` to list a DVC stage's params, so the keys a stage depends on
+    are exactly the ones its rule reads.
+    """
+
+    def __init__(self, key, convert=None):
+        self.config_key = key
+        self.convert = convert
+
+    def __call__(self, wildcards):
+        value = config
+        for part in self.config_key.format(**dict(wildcards.items())).split("."):
+            value = value[part]
+        return self.convert(value) if self.convert else value
+
+
+def rule_resources(rule_name):
+    """The runtime (minutes) and mem_mb a rule's jobs request, from config `resources.<rule>`."""
+    return dict(config["resources"][rule_name])
+
+
+def archive_of(dataset):
+    """The name of the archive a dataset's raw files come from; fails clearly when the config lacks it."""
+    name = config["datasets"][dataset]["archive"]
+    if name not in config["archives"]:
+        raise ValueError(
+            f"config: datasets.{dataset}.archive is {name!r}, which is not one of archives: {sorted(config['archives'])}"
+        )
+    return name
+
+
+def is_synth(archive):
+    """Whether an archive is built by `skeletonllm synth` rather than fetched."""
+    return config["archives"][archive]["source"] == "synth"
+
+
+for _dataset in config["datasets"]:
+    archive_of(_dataset)
+
+
+def data_targets():
+    """The last outputs of the data half of the DAG: the splits of each configured dataset."""
+    return [results("splits", dataset) for dataset in config["datasets"]]
