@@ -1,0 +1,1 @@
+"""Benchmarks behind `skeletonllm bench`: throughput figures measured on data the project writes itself."""

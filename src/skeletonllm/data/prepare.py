@@ -1,0 +1,191 @@
+"""Parse and normalize a raw dataset into the array store (poses.npy, index.parquet, rejected.csv, manifest.json).
+
+Files are processed in parallel (chunks of files per worker process) with a progress bar. Each frame keeps at most
+2 bodies (by motion energy); empty frames are dropped; coordinates are centred (2D: also scaled), as recorded in
+manifest.json. Every raw file ends up either in index.parquet (via its samples) or in rejected.csv with its reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import itertools
+import os
+import sys
+from collections import Counter, deque
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from skeletonllm import __version__
+from skeletonllm.data.datasets import DATASETS, DatasetSpec, find_files, get_dataset
+from skeletonllm.data.normalize import describe_normalization
+from skeletonllm.data.samples import MAX_BODIES, FileResult, Rejection, process_chunk
+from skeletonllm.data.store import PoseWriter, combined_sha256, write_index, write_manifest, write_rejected
+from skeletonllm.formats import READERS
+from skeletonllm.formats.topology import get_topology
+
+BASE_COLUMNS = ["sample_id", "label", "label_name", "subject", "camera", "setup", "replication", "partition",
+                "offset", "length", "bodies", "source"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `skeletonllm prepare`."""
+    parser.add_argument("--dataset", required=True, choices=sorted(DATASETS), help="which dataset the raw tree holds")
+    parser.add_argument("--raw", required=True, type=Path, help="raw dataset directory (as extracted by download)")
+    parser.add_argument("--out", required=True, type=Path, help="output directory of the array store")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="worker processes (default: the number of CPUs)")
+
+
+def _ordered_results(pool: ProcessPoolExecutor | None, workers: int, chunks: list[list[str]], dataset: str, raw: Path,
+                     num_classes: int | None) -> Iterator[list[FileResult]]:
+    """Results of process_chunk over chunks, in order. With a pool, the first 4 chunks per worker are submitted
+    right away (so the workers fork before any progress-bar thread exists) and one more as each one is taken."""
+    arguments = (dataset, str(raw), num_classes)
+    if pool is None:
+        return (process_chunk(*arguments, chunk) for chunk in chunks)
+    queued = iter(chunks)
+    pending = deque(pool.submit(process_chunk, *arguments, chunk)
+                    for chunk in itertools.islice(queued, 4 * workers))
+
+    def in_order() -> Iterator[list[FileResult]]:
+        while pending:
+            done = pending.popleft().result()
+            following = next(queued, None)
+            if following is not None:
+                pending.append(pool.submit(process_chunk, *arguments, following))
+            yield done
+
+    return in_order()
+
+
+def class_names_of(spec: DatasetSpec, raw: Path) -> tuple[str, ...] | None:
+    """The dataset's class names by label, or None when they are only known from the files (Kinetics)."""
+    return spec.classes(raw) if callable(spec.classes) else spec.classes
+
+
+@dataclass
+class _Collected:
+    """Everything gathered from the workers' results, in file order."""
+
+    rows: list[dict] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    checksums: dict[str, str] = field(default_factory=dict)
+    names_in_files: dict[int, str] = field(default_factory=dict)  # label -> name read from the files (Kinetics)
+    kept_files: int = 0
+    rejected_files: int = 0
+
+
+def _collect(result: FileResult, writer: PoseWriter, collected: _Collected, first_source: dict[str, str]) -> None:
+    """Append one file's samples to the store (rejecting repeated sample ids) and account for the file."""
+    collected.checksums.update(result.checksums)
+    kept = 0
+    for sample in result.samples:
+        sample_id = sample["sample_id"]
+        if sample_id in first_source:
+            result.rejections.append(Rejection(result.source, None, f"duplicate sample id {sample_id} "
+                                               f"(kept from {first_source[sample_id]})", "duplicate sample id"))
+            continue
+        first_source[sample_id] = result.source
+        joints = sample.pop("joints")  # [T, 2, J, C]
+        if sample["file_label_name"] is not None:
+            collected.names_in_files.setdefault(sample["label"], sample["file_label_name"])
+        collected.rows.append({**sample, "offset": writer.append(joints), "length": int(joints.shape[0])})
+        kept += 1
+    collected.rejections.extend(result.rejections)
+    if kept:
+        collected.kept_files += 1
+    elif any(rejection.source == result.source for rejection in result.rejections):
+        collected.rejected_files += 1
+    else:
+        raise RuntimeError(f"{result.source} produced neither a sample nor a rejection")
+
+
+def _manifest(spec: DatasetSpec, raw: Path, files: list[Path], classes: tuple[str, ...], collected: _Collected,
+              writer: PoseWriter) -> dict:
+    """manifest.json: dataset, topology, normalization rules, classes, store shape, counts and source checksums."""
+    topology = get_topology(spec.topology)
+    by_reason = Counter(rejection.category for rejection in collected.rejections)
+    return {
+        "dataset": spec.name,
+        "format": spec.format,
+        "raw": str(raw),
+        "skeletonllm_version": __version__,
+        "topology": {"name": topology.name, "num_joints": topology.num_joints, "dims": topology.dims,
+                     "root": topology.root, "joint_names": list(topology.joint_names)},
+        "normalization": describe_normalization(topology, MAX_BODIES),
+        "classes": list(classes),
+        "poses": {"file": "poses.npy", "shape": [writer.frames, *writer.frame_shape], "dtype": "float32",
+                  "axes": "[frame, body, joint, coordinate]; sample i is poses[offset:offset+length]"},
+        "counts": {
+            "files_seen": len(files),
+            "files_kept": collected.kept_files,
+            "files_rejected": collected.rejected_files,
+            "samples_kept": len(collected.rows),
+            "rejections": len(collected.rejections),
+            "rejected_by_reason": dict(sorted(by_reason.items())),
+            "frames": writer.frames,
+        },
+        "sources": {"count": len(collected.checksums), "combined_sha256": combined_sha256(collected.checksums),
+                    "sha256": dict(sorted(collected.checksums.items()))},
+    }
+
+
+def prepare(dataset: str, raw: Path, out: Path, workers: int | None = None) -> dict:
+    """Prepare raw into the array store under out; returns the manifest."""
+    import pandas  # noqa: F401  (imported before the workers fork, which then start with it: readers use it)
+    from tqdm import tqdm
+
+    spec, raw, out = get_dataset(dataset), Path(raw), Path(out)
+    importlib.import_module(READERS[spec.format][0])  # the reader module too, before forking
+    files = find_files(spec, raw)
+    if not files:
+        raise FileNotFoundError(f"no {spec.name} files under {raw} (looked for {', '.join(spec.patterns)})")
+    workers = max(1, workers or os.cpu_count() or 1)
+    classes = class_names_of(spec, raw)
+    topology = get_topology(spec.topology)
+    chunk = max(1, min(64, len(files) // (workers * 8)))
+    chunks = [[str(path) for path in files[i : i + chunk]] for i in range(0, len(files), chunk)]
+    out.mkdir(parents=True, exist_ok=True)
+    collected, first_source = _Collected(), {}
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else contextlib.nullcontext()
+    with pool, PoseWriter(out / "poses.npy", (MAX_BODIES, topology.num_joints, topology.dims)) as writer:
+        results = _ordered_results(pool if workers > 1 else None, workers, chunks, spec.name, raw,
+                                   len(classes) if classes else None)
+        with tqdm(total=len(files), unit="file", desc=f"prepare {spec.name}", mininterval=1.0) as progress:
+            for chunk_results in results:
+                for result in chunk_results:
+                    _collect(result, writer, collected, first_source)
+                progress.update(len(chunk_results))
+
+    if classes is None:
+        names = collected.names_in_files
+        classes = tuple(names.get(i, "") for i in range(max(names, default=-1) + 1))
+    for row in collected.rows:
+        row["label_name"] = classes[row["label"]] if 0 <= row["label"] < len(classes) else ""
+    present = collected.rows[0] if collected.rows else {}
+    extra = [column for column in ("caption", "captions", "frame_start", "frame_end") if column in present]
+    write_index(out / "index.parquet", collected.rows, BASE_COLUMNS + extra)
+    write_rejected(out / "rejected.csv", collected.rejections)
+    manifest = _manifest(spec, raw, files, classes, collected, writer)
+    write_manifest(out / "manifest.json", manifest)
+    return manifest
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `skeletonllm prepare`."""
+    try:
+        manifest = prepare(args.dataset, args.raw, args.out, args.workers)
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        print(f"skeletonllm prepare: error: {exc}", file=sys.stderr)
+        return 1
+    counts = manifest["counts"]
+    print(f"{manifest['dataset']}: {counts['samples_kept']} samples ({counts['frames']} frames) from "
+          f"{counts['files_kept']} of {counts['files_seen']} files -> {args.out}")
+    if counts["rejections"]:
+        reasons = ", ".join(f"{reason}: {n}" for reason, n in counts["rejected_by_reason"].items())
+        print(f"rejected {counts['rejections']} ({reasons}); see {args.out / 'rejected.csv'}")
+    return 0
