@@ -1,0 +1,116 @@
+"""`skeletonllm inspect FILE [--json]` through the real CLI entry point, on files our writers produce."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from skeletonllm.cli import main
+from skeletonllm.formats import SkeletonSequence, get_topology, write
+
+KEYS = {"format", "topology", "frames", "bodies", "joints", "dims", "fps", "warnings"}
+BVH = """HIERARCHY
+ROOT Hips
+{
+  OFFSET 0 0 0
+  CHANNELS 6 Xposition Yposition Zposition Yrotation Xrotation Zrotation
+  JOINT Chest
+  {
+    OFFSET 0 10 0
+    CHANNELS 3 Yrotation Xrotation Zrotation
+    End Site
+    {
+      OFFSET 0 5 0
+    }
+  }
+}
+MOTION
+Frames: 3
+Frame Time: 0.008333
+0 90 0 0 0 0 0 0 0
+0 90 0 10 0 0 5 0 0
+0 90 0 20 0 0 10 0 0
+"""
+
+
+def ntu_file(tmp_path):
+    joints = np.full((4, 2, 25, 3), 0.5, dtype=np.float32)
+    joints[0] = 0  # a frame without bodies
+    joints[1, 1] = 0
+    scores = np.ones((4, 2, 25), dtype=np.float32)
+    scores[2, 0, :5] = 0.5  # 5 inferred joints
+    path = tmp_path / "S001C001P001R001A001.skeleton"
+    write(path, SkeletonSequence(joints, scores, get_topology("ntu25"), 30.0, {}), "ntu")
+    return path
+
+
+def sample_files(tmp_path) -> dict[str, tuple]:
+    """format -> (path, expected inspect fields without warnings)."""
+    files = {"ntu": (ntu_file(tmp_path), "ntu25", 4, 2, 25, 3, 30.0)}
+    ucla = tmp_path / "a01_s01_e00_v01.json"
+    write(ucla, SkeletonSequence(np.ones((6, 1, 20, 3), np.float32), None, get_topology("ucla20"), 30.0,
+                                 {"label": 1}), "ucla")
+    files["ucla"] = (ucla, "ucla20", 6, 1, 20, 3, 30.0)
+    kinetics = tmp_path / "clip.json"
+    write(kinetics, SkeletonSequence(np.full((5, 3, 18, 2), 0.5, np.float32), np.ones((5, 3, 18), np.float32),
+                                     get_topology("openpose18"), 30.0, {"label": "yoga"}), "kinetics")
+    files["kinetics"] = (kinetics, "openpose18", 5, 3, 18, 2, 30.0)
+    humanml3d = tmp_path / "new_joints" / "000001.npy"
+    write(humanml3d, SkeletonSequence(np.ones((7, 1, 22, 3), np.float32), None, get_topology("smpl22"), 20.0,
+                                      {"captions": [{"caption": "a person walks", "tokens": ["walk/VERB"],
+                                                     "start": 0.0, "end": 0.0}]}), "humanml3d")
+    files["humanml3d"] = (humanml3d, "smpl22", 7, 1, 22, 3, 20.0)
+    pku = tmp_path / "0291-M.txt"
+    pku.write_text("\n".join(" ".join(["0.25"] * 75 + ["0"] * 75) for _ in range(3)) + "\n")
+    files["pku"] = (pku, "ntu25", 3, 2, 25, 3, 30.0)
+    bvh = tmp_path / "walk.bvh"
+    bvh.write_text(BVH)
+    files["bvh"] = (bvh, None, 3, 1, 2, 3, 1 / 0.008333)
+    return files
+
+
+@pytest.mark.parametrize("name", ["ntu", "ucla", "kinetics", "humanml3d", "pku", "bvh"])
+def test_json_output_has_exactly_the_contract_keys(tmp_path, capsys, name):
+    path, topology, frames, bodies, joints, dims, fps = sample_files(tmp_path)[name]
+    assert main(["inspect", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert set(info) == KEYS
+    assert (info["format"], info["frames"], info["bodies"], info["joints"], info["dims"]) == (
+        name, frames, bodies, joints, dims)
+    assert info["fps"] == pytest.approx(fps) and isinstance(info["warnings"], list)
+    assert info["topology"] == topology if topology else info["topology"].startswith("bvh_")
+
+
+def test_json_warnings_report_inferred_joints_and_empty_frames(tmp_path, capsys):
+    assert main(["inspect", str(ntu_file(tmp_path)), "--json"]) == 0
+    warnings = json.loads(capsys.readouterr().out)["warnings"]
+    assert any("inferred" in w and "5 of 125 (4.0%)" in w for w in warnings), warnings
+    assert any("1 of 4 (25.0%) frames have no body" in w for w in warnings), warnings
+
+
+def test_human_output_is_an_aligned_block(tmp_path, capsys):
+    path = ntu_file(tmp_path)
+    assert main(["inspect", str(path)]) == 0
+    lines = capsys.readouterr().out.rstrip("\n").split("\n")
+    labels = [line[:10] for line in lines]
+    assert labels[:9] == ["file      ", "format    ", "topology  ", "frames    ", "bodies    ", "joints    ",
+                          "dims      ", "fps       ", "warnings  "]
+    values = [line[10:] for line in lines]
+    assert values[:8] == [str(path), "ntu", "ntu25", "4", "2 slots, 0-2 per frame", "25", "3D", "30"]
+    assert "inferred" in values[8] and "no body" in values[9] and labels[9] == " " * 10  # continuation line
+
+
+def test_human_output_without_warnings_says_none(tmp_path, capsys):
+    path = sample_files(tmp_path)["ucla"][0]
+    assert main(["inspect", str(path)]) == 0
+    assert capsys.readouterr().out.rstrip("\n").split("\n")[-1] == "warnings  none"
+
+
+def test_malformed_file_exits_1_with_line_and_reason(tmp_path, capsys):
+    path = tmp_path / "bad.skeleton"
+    path.write_bytes(ntu_file(tmp_path).read_bytes().replace(b"\r\n25\r\n", b"\r\n24\r\n", 1))
+    assert main(["inspect", str(path), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and f"{path}:5:" in captured.err and "24 joints" in captured.err
