@@ -157,23 +157,104 @@ def test_writer_defaults_without_ntu_meta(tmp_path):
     assert len(seq.meta["body_ids"][0]) == 17
 
 
+def assert_bit_identical(a, b) -> None:
+    """Two parser results (_Parsed) with the same counts, ids and bit-identical float64 values (-0.0 included)."""
+    assert a.frames == b.frames and a.occ_id == b.occ_id and np.array_equal(a.occ_frame, b.occ_frame)
+    for key in ("body_values", "joint_values"):
+        x, y = getattr(a, key), getattr(b, key)
+        assert x.shape == y.shape and np.array_equal(x.view(np.uint64), y.view(np.uint64)), key
+
+
 def test_fast_reader_equals_baseline_and_takes_the_fast_path(tmp_path):
     path = tmp_path / "S001C001P001R001A001.skeleton"
     write_ntu(path, random_sequence(frames=40, seed=3))
     data = path.read_bytes()
     fast, tokens = ntu._parse_fast(data), ntu._parse_tokens(data, path)  # the fast path handles writer output
-    assert np.array_equal(fast.joint_values, tokens.joint_values) and fast.occ_id == tokens.occ_id
+    assert_bit_identical(fast, tokens)
     assert_same(read_ntu(path), parse_ntu_baseline(path))
     snippet = write_text(tmp_path, ntu_text([[body(ID_A, states=[1] * 25)], [], [body(ID_A), body(ID_B, 0.5)]]))
     assert_same(read_ntu(snippet), parse_ntu_baseline(snippet))
 
 
-def test_unusual_but_valid_spacing_falls_back_to_the_baseline(tmp_path):
-    text = ntu_text([[body(ID_A)]]).replace("\r\n", "\n").replace(" 250.5 ", "  250.5\t")
-    path = write_text(tmp_path, text)
-    with pytest.raises(ntu._Irregular):
-        ntu._parse_fast(path.read_bytes())
+def test_read_ntu_takes_the_scanner_and_falls_back_only_on_irregular_input(tmp_path, monkeypatch):
+    token_parser = ntu._parse_tokens
+    calls = []
+
+    def counting_token_parser(data, path):
+        calls.append(path)
+        return token_parser(data, path)
+
+    monkeypatch.setattr(ntu, "_parse_tokens", counting_token_parser)
+    written = tmp_path / "written.skeleton"
+    write_ntu(written, random_sequence(frames=30, seed=5))
+    assert read_ntu(written).meta["body_ids"] and calls == []  # the scanner read it, no fallback
+    tabbed = write_text(tmp_path, ntu_text([[body(ID_A)]]).replace(" 250.5 ", "\t250.5 "), "tabbed.skeleton")
+    assert read_ntu(tabbed).joints.shape == (1, 1, 25, 3) and calls == [tabbed]
+
+
+def test_writer_output_of_extreme_values_is_read_bit_identically(tmp_path):
+    """Tiny, huge, negative-zero and many-digit float32 values: the writer's shortest texts ("3.2e-7", "1e+20",
+    "0.000012345678", "123456790", "-0") all stay on the scanner and read back exactly."""
+    seq = random_sequence(frames=6, seed=9)
+    rng = np.random.default_rng(9)
+    extremes = np.float32([3.2e-7, -1.5e-12, 1.2345678e-5, 123456789.0, -1e20, 4.5e-21, -0.0, 0.1, 16777217.0])
+    present = seq.meta["body_present"]
+    seq.meta["joint_extra"][present] = rng.choice(extremes, size=(int(present.sum()), 25, 8))
+    path = tmp_path / "extreme.skeleton"
+    write_ntu(path, seq)
+    data = path.read_bytes()
+    assert b"e-" in data and b"e+" in data  # exponents were written
+    fast = ntu._parse_fast(data)  # no _Irregular: the scanner converts exponents itself
+    assert_bit_identical(fast, ntu._parse_tokens(data, path))
+    back = read_ntu(path)
+    assert np.array_equal(back.meta["joint_extra"].view(np.uint32), seq.meta["joint_extra"].view(np.uint32))
+
+
+@pytest.mark.parametrize(
+    "spellings,scanned",
+    [
+        (["1", "-0.5", "1e-3", "+2.5", "5.", ".5", "-0", "1E+2", "0.000012345678901", "-1234567.25", "2.5e-21"], True),
+        (["0.123456789012345", "12345678.5", "9007199254740992", "-7.5E-1", "00012.5000", "1e22", "-0.0", "0.1",
+          "3.785547", "1036.233", "-0.05349901"], True),
+        (["123456789012345678", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"], False),  # mantissa > 2**53
+        (["1e23", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"], False),  # beyond the exact power-of-ten range
+        (["2.5e-22", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"], False),
+        (["9007199254740993", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"], False),
+    ],
+)
+def test_number_spellings_read_as_python_float_reads_them(tmp_path, spellings, scanned):
+    """Hand-made joint coordinates in many spellings: bit-identical to float(); the scanner converts what is
+    within the exact fast path (mantissa <= 2**53, power of ten within +-22) and leaves the rest to the baseline."""
+    joints = [joint_line(j) for j in range(25)]
+    joints[3] = " ".join(spellings) + " 2"
+    block = [BODY_LINE.format(ID_A).replace(" 0.02764709 ", f" {spellings[1]} "), "25", *joints]
+    path = write_text(tmp_path, ntu_text([[block]]))
+    data = path.read_bytes()
+    tokens = ntu._parse_tokens(data, path)
+    expected = np.float64([float(v) for v in spellings])  # [11]
+    assert np.array_equal(tokens.joint_values[0, 3, :11].view(np.uint64), expected.view(np.uint64))
+    if scanned:
+        assert_bit_identical(ntu._parse_fast(data), tokens)
+    else:
+        with pytest.raises(ntu._Irregular):
+            ntu._parse_fast(data)
     assert_same(read_ntu(path), parse_ntu_baseline(path))
+
+
+def test_unusual_but_valid_layouts_fall_back_to_the_baseline(tmp_path):
+    text = ntu_text([[body(ID_A)], [body(ID_B)]])
+    variants = {
+        "lf-tab": text.replace("\r\n", "\n").replace(" 250.5 ", "  250.5\t"),
+        "leading-spaces": text.replace("\r\n25\r\n", "\r\n  25\r\n"),
+        "trailing-blank-lines": text + "\r\n\r\n  \r\n",
+        "no-final-line-end": text.rstrip("\r\n"),
+    }
+    for name, variant in variants.items():
+        path = write_text(tmp_path, variant, f"{name}.skeleton")
+        if name in ("lf-tab", "leading-spaces"):
+            with pytest.raises(ntu._Irregular):
+                ntu._parse_fast(path.read_bytes())
+        assert_same(read_ntu(path), parse_ntu_baseline(path))
 
 
 def _cases() -> list[tuple[str, str, int, str]]:
@@ -205,6 +286,11 @@ def _cases() -> list[tuple[str, str, int, str]]:
         ("repeated-id", edit(58, BODY_LINE.format(ID_A)), 58, "twice"),
         ("frame-count", edit(1, "two"), 1, "frame count"),
         ("negative-count", edit(30, "-2"), 30, "negative"),
+        ("blank-line", edit(10, "\r\n" + joint_line(5)), 10, "0 fields"),
+        ("split-joint-line", edit(12, joint_line(7).replace(" 250.5 ", "\r\n 250.5 ", 1)), 12, "3 fields"),
+        ("exponent-in-bad-line", edit(20, joint_line(15).replace("250.5", "2.5e+2 7")), 20, "13 fields"),
+        ("long-number-bad-state", edit(21, joint_line(16).replace("250.5", "1234567890123456789") + "0"), 21, "state"),
+        ("duplicate-then-fine", edit(58, BODY_LINE.format(ID_A).replace(" 0 1 1 ", " 1e-3 1 1 ")), 58, "twice"),
     ]
 
 

@@ -9,14 +9,13 @@ Layout (Windows line ends)::
                 25 x <x y z depthX depthY colorX colorY orientW orientX orientY orientZ trackingState>
 
 Bodies go to M slots by body id, in order of first appearance; the id stays a string (it never passes
-through float). ``read_ntu`` splits the whole file into tokens with numpy and converts them all with one Arrow call;
-anything irregular sends it to ``parse_ntu_baseline``, which reads token by token and names the exact
+through float). ``read_ntu`` scans the bytes once with the compiled scanner of ``ntu_scan`` (exactly rounded
+numbers); anything irregular sends it to ``parse_ntu_baseline``'s token-by-token parser, which names the exact
 line and reason of an error. Both return identical arrays.
 """
 
 from __future__ import annotations
 
-import ctypes
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,22 +42,6 @@ DEFAULT_BODY_ID = 72057594037927936  # 2**56: Kinect v2 body ids count up from h
 DEFAULT_BODY_INFO = (0, 0, 0, 0, 0, 0, 0, 0, 2)  # a tracked body with no hand or lean information
 
 
-def _keep_freed_memory() -> None:
-    """Ask glibc to keep freed heap memory for reuse rather than hand it back to the OS after every file.
-
-    One parse allocates ~2 MB of numpy temporaries; with glibc's default thresholds (128 KB) they are returned
-    to the OS when freed and page-faulted back in for the next file, a quarter of ``read_ntu``'s time. With
-    these thresholds the process keeps up to 64 MB of freed heap. Does nothing where there is no mallopt.
-    """
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
-    if mallopt is not None:
-        mallopt(-1, 64 << 20)  # M_TRIM_THRESHOLD
-        mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
-
-
-_keep_freed_memory()
-
-
 @dataclass
 class _Parsed:
     """What either parser extracts; one row per body occurrence (K of them)."""
@@ -75,12 +58,12 @@ class _Irregular(Exception):
 
 
 def read_ntu(path: str | Path) -> SkeletonSequence:
-    """Read an NTU ``.skeleton`` file (vectorised); raises SkeletonFormatError with the line and reason."""
+    """Read an NTU ``.skeleton`` file (compiled scan); raises SkeletonFormatError with the line and reason."""
     path = Path(path)
     data = path.read_bytes()
     try:
         parsed = _parse_fast(data)
-    except (_Irregular, ValueError, IndexError, OverflowError):  # ArrowInvalid is a ValueError
+    except _Irregular:
         parsed = _parse_tokens(data, path)
     return _assemble(path, parsed)
 
@@ -92,72 +75,19 @@ def parse_ntu_baseline(path: str | Path) -> SkeletonSequence:
 
 
 def _parse_fast(data: bytes) -> _Parsed:
-    """Tokenize the whole file with numpy, convert every token with one Arrow call, walk the counts in Python."""
-    buf = np.frombuffer(data, dtype=np.uint8)  # [N]
-    newlines = np.count_nonzero(buf == 10)
-    if not buf.size or buf.max() > 126 or np.count_nonzero(buf < 32) != newlines + np.count_nonzero(buf == 13):
-        raise _Irregular  # non-ASCII bytes, tabs or other control bytes: leave them to the baseline
-    space = buf <= 32  # [N]
-    if space[0]:
-        raise _Irregular  # leading whitespace or blank line
-    after_space = np.empty_like(space)  # [N] whether the previous byte is whitespace (true for byte 0)
-    after_space[0], after_space[1:] = True, space[:-1]
-    starts = np.flatnonzero(after_space > space)  # token starts [n_tokens]
-    before = buf.take(starts - 1)  # the byte before each token (wraps to the last byte for token 0)
-    before[0] = 10
-    line_first = np.flatnonzero(before == 10)  # tokens that open a line [n_lines]
-    if line_first.size != newlines + (not space[-1]):
-        raise _Irregular  # blank lines, or lines with leading spaces
-    per_line = np.diff(np.append(line_first, starts.size))  # tokens on each line [n_lines]
-    offsets = np.append(starts, buf.size).astype(np.int32)
-    texts = pa.Array.from_buffers(pa.string(), starts.size, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-    trimmed = pc.ascii_rtrim_whitespace(texts)
-    values = pc.cast(trimmed, pa.float64()).to_numpy()  # [n_tokens]
-    lengths = np.diff(np.frombuffer(trimmed.buffers()[1], dtype=np.int32, count=starts.size + 1))  # [n_tokens]
+    """One compiled pass over the bytes (``ntu_scan.scan_ntu``); raises _Irregular for anything but plain syntax."""
+    from skeletonllm.formats.ntu_scan import scan_ntu  # numba: imported on the first read, not with the module
 
-    def count(line: int) -> int:
-        token = line_first[line]
-        value = int(values[token])
-        if per_line[line] != 1 or value < 0 or values[token] != value or lengths[token] != len(str(value)):
-            raise _Irregular  # not a plain count on a line of its own
-        return value
-
-    joint_count = TOPOLOGY.num_joints
-    frames = count(0)
-    occ_frame, body_lines = [], []
-    line = 1
-    for t in range(frames):
-        bodies = count(line)
-        for _ in range(bodies):
-            occ_frame.append(t)
-            body_lines.append(line + 1)
-            line += 2 + joint_count
-        line += 1
-    if line != per_line.size:
-        raise _Irregular  # data after the last frame
-    body_line = np.asarray(body_lines, dtype=np.int64)  # [K]
-    id_token = line_first[body_line]  # [K]
-    count_token = line_first[body_line + 1]
-    if not (
-        (per_line[body_line] == 10).all() and (per_line[body_line + 1] == 1).all()
-        and (values[count_token] == joint_count).all() and (lengths[count_token] == len(str(joint_count))).all()
-        and (per_line[body_line[:, None] + 2 + np.arange(joint_count)] == JOINT_FIELDS).all()
-    ):
+    capacity = len(data) // 600 + 1  # a body occurrence takes >= 622 bytes (27 lines, 25 of >= 12 tokens)
+    occ_frame = np.empty(capacity, dtype=np.int64)  # [capacity]
+    id_span = np.empty((capacity, 2), dtype=np.int64)  # [capacity, 2] byte start, end of each body id
+    body_values = np.empty((capacity, len(BODY_FIELDS)), dtype=np.float64)  # [capacity, 9]
+    joint_values = np.empty((capacity, TOPOLOGY.num_joints, JOINT_FIELDS), dtype=np.float64)  # [capacity, 25, 12]
+    frames, occ = scan_ntu(data, occ_frame, id_span, body_values, joint_values)
+    if frames < 0:
         raise _Irregular
-    joint_values = values.take(line_first[body_line + 2][:, None] + np.arange(joint_count * JOINT_FIELDS))  # [K, 300]
-    body_values = values.take(id_token[:, None] + np.arange(1, 10))  # [K, 9]
-    state = joint_values[:, JOINT_FIELDS - 1 :: JOINT_FIELDS]  # [K, 25]
-    if not (np.isfinite(joint_values).all() and np.isfinite(body_values).all()):
-        raise _Irregular
-    if not ((state == 0) | (state == 1) | (state == 2)).all():
-        raise _Irregular
-    occ_id = [data[s : s + n].decode("ascii") for s, n in zip(starts[id_token].tolist(), lengths[id_token].tolist())]
-    if not all(body_id.isdigit() for body_id in occ_id) or len(set(zip(occ_frame, occ_id))) != len(occ_id):
-        raise _Irregular  # a malformed id, or one body id twice in a frame
-    return _Parsed(
-        frames, np.asarray(occ_frame, dtype=np.int64), occ_id, body_values,
-        joint_values.reshape(-1, joint_count, JOINT_FIELDS),
-    )
+    occ_id = [data[start:end].decode("ascii") for start, end in id_span[:occ].tolist()]
+    return _Parsed(frames, occ_frame[:occ], occ_id, body_values[:occ], joint_values[:occ])
 
 
 def _parse_tokens(data: bytes, path: Path) -> _Parsed:
