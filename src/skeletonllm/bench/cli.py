@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = {"prepare": "skeletonllm.bench.prepare"}
+BENCHMARKS = {"prepare": "skeletonllm.bench.prepare", "render": "skeletonllm.bench.render"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,1 @@
+"""DrAction: differentiable Gaussian skeleton rendering (rasterizer backends, renderers, CLI)."""

@@ -1,0 +1,1 @@
+"""Rasterizer backends behind skeletonllm.render.rasterize.rasterize: dense (reference), torch (culled), gsplat."""
