@@ -23,8 +23,10 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/eval.smk"
 
 
 rule all:
     input:
         data_targets(),
+        render_targets(),

@@ -43,8 +43,10 @@ def test_check_reports_a_diverging_dvc_yaml(tmp_path):
 
 def test_stages_mirror_the_rules():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    datasets = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["datasets"]
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    datasets, renderers = config["datasets"], config["render"]["renderers"]
     expected = {"synth", "download-synth"} | {f"{rule}-{name}" for rule in ("prepare", "splits") for name in datasets}
+    expected |= {f"render_preview-{name}" for name in renderers}
     assert set(stages) == expected
     prepare = stages["prepare-synth"]
     assert prepare["cmd"].startswith("skeletonllm prepare --dataset synth ")

@@ -41,7 +41,7 @@ def validation_message(config: dict) -> str:
 def test_shipped_configs_validate(name):
     config = validated(load(name))
     assert config["datasets"] and config["archives"]
-    assert set(config["resources"]) == {"synth", "download", "prepare", "splits"}
+    assert set(config["resources"]) == {"synth", "download", "prepare", "splits", "render_preview"}
 
 
 def test_paper_config_covers_the_real_datasets():
@@ -156,13 +156,15 @@ def test_dry_run_dag_of_the_embedded_default(tmp_path, snakemake):
     result = snakemake(tmp_path, "-n", "-p", "--cores", "2", "all")
     assert result.returncode == 0, result.stdout
     jobs = dry_run_jobs(result.stdout)
-    counts = {rule: sum(job["rule"] == rule for job in jobs) for rule in ("synth", "download", "prepare", "splits")}
-    assert counts == {"synth": 1, "download": 1, "prepare": 4, "splits": 4}
+    rules = ("synth", "download", "prepare", "splits", "render_preview")
+    counts = {rule: sum(job["rule"] == rule for job in jobs) for rule in rules}
+    assert counts == {"synth": 1, "download": 1, "prepare": 4, "splits": 4, "render_preview": 5}
+    command_of = {"render_preview": "render"}  # the rule that runs `skeletonllm render`
     for job in jobs:
         if job["rule"] == "all":
             continue
         assert job["log"] and job["shell"].endswith(f"> {job['log']} 2>&1"), job
-        assert job["shell"].startswith(f"skeletonllm {job['rule']} "), job
+        assert job["shell"].startswith(f"skeletonllm {command_of.get(job['rule'], job['rule'])} "), job
         assert re.search(r"runtime=\d+", job["resources"]) and re.search(r"mem_mb=\d+", job["resources"]), job
         assert "slurm_extra" not in job["resources"]
         assert bool(job["benchmark"]) == (job["rule"] == "prepare"), job
@@ -188,7 +190,7 @@ def test_paper_config_replaces_the_default(tmp_path, snakemake):
     result = snakemake(tmp_path, "-n", "-p", "all", "--configfile", str(REPO / "config" / "paper.yaml"))
     assert result.returncode == 0, result.stdout
     jobs = dry_run_jobs(result.stdout)
-    assert {job["rule"] for job in jobs} == {"download", "prepare", "splits", "all"}
+    assert {job["rule"] for job in jobs} == {"download", "prepare", "splits", "render_preview", "all"}
     prepared = sorted(re.search(r"--dataset (\w+)", job["shell"])[1] for job in jobs if job["rule"] == "prepare")
     assert prepared == ["humanml3d", "kinetics", "ntu120", "ntu60", "nwucla", "pkummd"]
 
