@@ -1,0 +1,50 @@
+"""The chat messages the model teachers (openai, hf) get: instructions, measured motion, rendered frames."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+
+from skeletonllm.formats.sequence import SkeletonSequence
+
+SYSTEM = ("You explain skeleton action clips. Reason step by step about which body parts move, when, in which "
+          "direction, how fast and what they touch, then conclude. End with a last line 'Label: <action>'.")
+
+
+def png_data_url(frame: np.ndarray) -> str:
+    """A data:image/png;base64 URL of one uint8 frame [H, W, 3]."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def render_frames(renderer, seq: SkeletonSequence) -> np.ndarray:
+    """uint8 [F, H, W, 3]: the frames a DrAction renderer draws of a normalized sequence."""
+    import torch
+
+    from skeletonllm.render.images import to_uint8_frames
+
+    joints = torch.from_numpy(np.ascontiguousarray(seq.joints))[None]  # [1, T, M, J, C]
+    with torch.no_grad():
+        rgb, _ = renderer.render(joints)  # [1, F, 3, H, W] in [0, 1]
+    return to_uint8_frames(rgb[0], (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+
+
+def instruction(label: str, classes: list[str], condition_on_label: bool, observations: str) -> str:
+    """The user text: measured motion, then either the true label to explain or the candidate classes."""
+    text = f"Measured motion of the clip (body frame, torso lengths):\n{observations}\n\n"
+    if condition_on_label:
+        return text + (f"The true action is '{label}'. Explain step by step how the motion shows it, without "
+                       f"naming the action before the final line 'Label: {label}'.")
+    return text + ("Which action is it? Candidates: " + "; ".join(classes) + ". Reason step by step, then give "
+                   "the final line 'Label: <action>'.")
+
+
+def messages(text: str, frame_urls: list[str]) -> list[dict]:
+    """OpenAI chat messages: the system prompt and one user turn with the text and the frames as image parts."""
+    parts = [{"type": "text", "text": text}] + [{"type": "image_url", "image_url": {"url": u}} for u in frame_urls]
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": parts}]
