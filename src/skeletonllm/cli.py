@@ -16,6 +16,7 @@ COMMANDS = {
     "download": "skeletonllm.data.download",
     "prepare": "skeletonllm.data.prepare",
     "splits": "skeletonllm.data.splits",
+    "mine": "skeletonllm.mining.cli",
     "teach": "skeletonllm.teacher.cli",
     "render": "skeletonllm.render.cli",
     "bench": "skeletonllm.bench.cli",

@@ -1,0 +1,65 @@
+"""`kinematic` backend: distances between class-mean motion statistics of a prepared dataset.
+
+Per sample (first = most active body, joints relative to its root joint): the mean position of each joint, the
+spread (std over time) of each joint, the mean speed of each joint, and for two-person clips the fraction of frames
+with a second body and the mean distance between the two roots. Each statistic is averaged over a class's samples,
+standardised across classes, and classes are compared by negative Euclidean distance.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+
+def sample_features(joints: np.ndarray, root: int) -> np.ndarray:
+    """Motion statistics of one clip; joints [T, M, J, C] -> features [J*C + 2*J + 2]."""
+    main = joints[:, 0]  # [T, J, C]
+    centred = main - main[:, root : root + 1]  # [T, J, C]
+    mean_position = centred.mean(axis=0).ravel()  # [J*C]
+    spread = np.linalg.norm(centred.std(axis=0), axis=-1)  # [J]
+    steps = np.diff(main, axis=0) if len(main) > 1 else np.zeros_like(main[:1])  # [T-1, J, C]
+    speed = np.linalg.norm(steps, axis=-1).mean(axis=0)  # [J]
+    second = joints[:, 1] if joints.shape[1] > 1 else np.zeros_like(main)  # [T, J, C]
+    present = np.any(second != 0, axis=(1, 2))  # [T]
+    root_distance = (np.linalg.norm(second[present, root] - main[present, root], axis=-1).mean()
+                     if present.any() else 0.0)
+    return np.concatenate([mean_position, spread, speed, [present.mean(), root_distance]]).astype(np.float64)
+
+
+def class_features(directory: str | Path, num_classes: int) -> np.ndarray:
+    """Class-mean features [N, F] of a prepared dataset (poses.npy + index.parquet + manifest.json)."""
+    import pandas as pd
+
+    directory = Path(directory)
+    for name in ("poses.npy", "index.parquet", "manifest.json"):
+        if not (directory / name).is_file():
+            raise ValueError(f"the kinematic backend needs a prepared dataset (--data); {directory / name} is missing")
+    manifest = json.loads((directory / "manifest.json").read_text())
+    root = int(manifest.get("topology", {}).get("root", 0))
+    poses = np.load(directory / "poses.npy", mmap_mode="r")  # [total_frames, M, J, C]
+    index = pd.read_parquet(directory / "index.parquet", columns=["label", "offset", "length"])
+    sums, counts = None, np.zeros(num_classes, dtype=np.int64)
+    for label, offset, length in tqdm(index.itertuples(index=False), total=len(index), desc="motion statistics",
+                                      unit="sample"):
+        if not 0 <= label < num_classes:
+            continue  # unlabelled (-1) samples carry no class
+        features = sample_features(np.asarray(poses[offset : offset + length], dtype=np.float64), root)
+        if sums is None:
+            sums = np.zeros((num_classes, features.size))  # [N, F]
+        sums[label] += features
+        counts[label] += 1
+    empty = [i for i in range(num_classes) if counts[i] == 0]
+    if empty:
+        raise ValueError(f"{directory}: no samples for class ids {empty}; every class needs samples")
+    return sums / counts[:, None]
+
+
+def similarity(features: np.ndarray) -> np.ndarray:
+    """Negative Euclidean distance [N, N] between standardised class features [N, F]."""
+    scale = features.std(axis=0)
+    z = (features - features.mean(axis=0)) / np.where(scale > 0, scale, 1.0)  # [N, F]
+    return -np.linalg.norm(z[:, None, :] - z[None, :, :], axis=-1)
