@@ -23,6 +23,8 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/mining.smk"
+include: "workflow/rules/teacher.smk"
 include: "workflow/rules/eval.smk"
 
 
@@ -30,3 +32,5 @@ rule all:
     input:
         data_targets(),
         render_targets(),
+        mining_targets(),
+        teacher_targets(),

@@ -47,6 +47,7 @@ def test_stages_mirror_the_rules():
     datasets, renderers = config["datasets"], config["render"]["renderers"]
     expected = {"synth", "download-synth"} | {f"{rule}-{name}" for rule in ("prepare", "splits") for name in datasets}
     expected |= {f"render_preview-{name}" for name in renderers}
+    expected |= {"mine-synth", "teach-synth-xsub-s19u5"}  # mining.datasets, teacher.datasets x teacher.splits
     assert set(stages) == expected
     prepare = stages["prepare-synth"]
     assert prepare["cmd"].startswith("skeletonllm prepare --dataset synth ")

@@ -41,7 +41,7 @@ def validation_message(config: dict) -> str:
 def test_shipped_configs_validate(name):
     config = validated(load(name))
     assert config["datasets"] and config["archives"]
-    assert set(config["resources"]) == {"synth", "download", "prepare", "splits", "render_preview"}
+    assert set(config["resources"]) == {"synth", "download", "prepare", "splits", "render_preview", "mine", "teach"}
 
 
 def test_paper_config_covers_the_real_datasets():
@@ -59,6 +59,9 @@ def test_defaults_fill_what_a_config_leaves_out():
     assert config["synth"] == {"seed": 0, "subjects": 10, "repetitions": 2, "cameras": 3}
     assert config["datasets"]["synth"]["subdir"] == "."
     assert config["resources"]["prepare"] == {"runtime": 60, "mem_mb": 4000}
+    assert config["mining"] == {"backend": "kinematic", "top_k": 5, "datasets": ["synth"]}
+    assert config["teacher"] == {"backend": "kinematic", "condition_on_label": True, "keep_final_label": True,
+                                 "datasets": ["synth"], "splits": ["xsub/s19u5"]}
 
 
 def test_schema_objects_are_all_closed():
@@ -103,6 +106,9 @@ def test_schema_dataset_names_are_the_prepare_registry():
         (lambda c: c["archives"].update(x={"source": "/x.zip", "sha256": "a" * 64, "sha256_file": "f"}),
          "needs exactly one of sha256 and sha256_file"),
         (lambda c: c["archives"].update(x={"source": "/x.zip", "sha256": "z" * 64}), "does not match"),
+        (lambda c: c["mining"].update(backend="bert"), "'bert' is not one of ['kinematic', 'embedding']"),
+        (lambda c: c["teacher"].update(splits=["s19u5"]), "'s19u5' does not match"),
+        (lambda c: c["teacher"].update(condition_on_label="yes"), "'yes' is not of type 'boolean'"),
     ],
 )
 def test_bad_config_fails_with_a_clear_message(edit, expected):
@@ -156,9 +162,9 @@ def test_dry_run_dag_of_the_embedded_default(tmp_path, snakemake):
     result = snakemake(tmp_path, "-n", "-p", "--cores", "2", "all")
     assert result.returncode == 0, result.stdout
     jobs = dry_run_jobs(result.stdout)
-    rules = ("synth", "download", "prepare", "splits", "render_preview")
+    rules = ("synth", "download", "prepare", "splits", "render_preview", "mine", "teach")
     counts = {rule: sum(job["rule"] == rule for job in jobs) for rule in rules}
-    assert counts == {"synth": 1, "download": 1, "prepare": 4, "splits": 4, "render_preview": 5}
+    assert counts == {"synth": 1, "download": 1, "prepare": 4, "splits": 4, "render_preview": 5, "mine": 1, "teach": 1}
     command_of = {"render_preview": "render"}  # the rule that runs `skeletonllm render`
     for job in jobs:
         if job["rule"] == "all":
@@ -190,7 +196,7 @@ def test_paper_config_replaces_the_default(tmp_path, snakemake):
     result = snakemake(tmp_path, "-n", "-p", "all", "--configfile", str(REPO / "config" / "paper.yaml"))
     assert result.returncode == 0, result.stdout
     jobs = dry_run_jobs(result.stdout)
-    assert {job["rule"] for job in jobs} == {"download", "prepare", "splits", "render_preview", "all"}
+    assert {job["rule"] for job in jobs} == {"download", "prepare", "splits", "render_preview", "mine", "teach", "all"}
     prepared = sorted(re.search(r"--dataset (\w+)", job["shell"])[1] for job in jobs if job["rule"] == "prepare")
     assert prepared == ["humanml3d", "kinetics", "ntu120", "ntu60", "nwucla", "pkummd"]
 
