@@ -136,3 +136,34 @@ def test_teach_rejects_a_split_without_train_ids(prepared, tmp_path):
     bad.write_text("{}")
     with pytest.raises(SystemExit, match="no 'train' list"):
         _teach(root, bad, tmp_path / "out")
+
+
+def test_openai_teacher_sends_rendered_frames_retries_and_caches(prepared, tmp_path, monkeypatch):
+    """The openai backend against a real chat-completions server on 127.0.0.1 that fails on cue."""
+    from test_remote_chat import ChatServer
+
+    from skeletonllm.render.draction import DrAction, DrActionConfig
+
+    root, split, rows = prepared
+    checkpoint = tmp_path / "draction"
+    DrAction(DrActionConfig("ntu25", frames=2, size=32, backend="torch")).save(checkpoint)
+    secret = "sk-teacher-test-5e1d"
+    monkeypatch.setenv("TEACHER_TEST_KEY", secret)
+    server = ChatServer(["429:0", "ok", "500", "ok"])
+    try:
+        remote = ["--backend", "openai", "--renderer", str(checkpoint), "--base-url", server.base_url,
+                  "--model", "vlm", "--api-key-env", "TEACHER_TEST_KEY", "--limit", "2"]
+        out = tmp_path / "openai"
+        first = _teach(root, split, out, *remote)
+        assert len(server.requests) == 4  # two samples, each retried once
+        content = server.requests[1]["body"]["messages"][-1]["content"]
+        images = [part for part in content if part.get("type") == "image_url"]
+        assert len(images) == 2 and all(p["image_url"]["url"].startswith("data:image/png;base64,") for p in images)
+        assert all(r["backend"] == "openai" and r["rationale"].startswith("reply to:") for r in first)
+        assert [r["sample_id"] for r in first] == [r["sample_id"] for r in rows[:2]]
+        again = _teach(root, split, out, *remote)
+        assert again == first and len(server.requests) == 4  # answered from the cache
+        written = "".join(path.read_text() for path in out.iterdir() if path.is_file())
+        assert secret not in written
+    finally:
+        server.close()
