@@ -8,7 +8,6 @@ standardised across classes, and classes are compared by negative Euclidean dist
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -32,16 +31,15 @@ def sample_features(joints: np.ndarray, root: int) -> np.ndarray:
 
 def class_features(directory: str | Path, num_classes: int) -> np.ndarray:
     """Class-mean features [N, F] of a prepared dataset (poses.npy + index.parquet + manifest.json)."""
-    import pandas as pd
+    from skeletonllm.data.prepared import DatasetError, PreparedDataset
 
-    directory = Path(directory)
-    for name in ("poses.npy", "index.parquet", "manifest.json"):
-        if not (directory / name).is_file():
-            raise ValueError(f"the kinematic backend needs a prepared dataset (--data); {directory / name} is missing")
-    manifest = json.loads((directory / "manifest.json").read_text())
-    root = int(manifest.get("topology", {}).get("root", 0))
-    poses = np.load(directory / "poses.npy", mmap_mode="r")  # [total_frames, M, J, C]
-    index = pd.read_parquet(directory / "index.parquet", columns=["label", "offset", "length"])
+    try:
+        dataset = PreparedDataset(directory)
+        index = dataset.index[["label", "offset", "length"]]
+    except DatasetError as error:
+        raise ValueError(f"the kinematic backend needs a prepared dataset (--data): {error}") from None
+    root = dataset.topology.root
+    poses = dataset.poses  # [total_frames, M, J, C]
     sums, counts = None, np.zeros(num_classes, dtype=np.int64)
     for label, offset, length in tqdm(index.itertuples(index=False), total=len(index), desc="motion statistics",
                                       unit="sample"):

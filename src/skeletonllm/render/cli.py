@@ -184,15 +184,15 @@ def draw_clips(clips: list, args: argparse.Namespace) -> list[dict]:
 def run(args: argparse.Namespace) -> int:
     """Load the clips, render each with the chosen renderer and write its PNGs, GIF and contact sheet."""
     from skeletonllm.data.normalize import EmptySequenceError
+    from skeletonllm.data.prepared import DatasetError
     from skeletonllm.formats import SkeletonFormatError
-    from skeletonllm.render.samples import ClipError
 
     problem = _check_options(args)
     if problem:
         return _fail(problem)
     try:
         clips = _load_clips(args)
-    except (ClipError, SkeletonFormatError, EmptySequenceError, OSError) as error:
+    except (DatasetError, SkeletonFormatError, EmptySequenceError, OSError) as error:  # DatasetError: ClipError too
         return _fail(str(error))
     try:
         written = draw_clips(clips, args)

@@ -9,6 +9,8 @@ temporal sampling and clip framing (camera.sample_clip). The fixed baselines hav
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 from torch import nn
 
@@ -52,7 +54,7 @@ def limb_ids(topology: Topology) -> list[int]:
     return [order.index(top) for top in tops]
 
 
-class FixedRenderer(nn.Module):
+class FixedRenderer(nn.Module, ABC):
     """Shared set-up of the parameter-free baselines: topology, Gaussian layout, camera and normalization."""
 
     def __init__(self, topology: str, frames: int = 12, size: int = 448, backend: str = "auto",
@@ -75,9 +77,9 @@ class FixedRenderer(nn.Module):
         K = intrinsics(self.config.size, self.config.fov_deg, means.shape[0], means.dtype, means.device)
         return splat(means, covs, colors, opacities, K, viewmat, self.config.size, self.config.backend)
 
+    @abstractmethod
     def render(self, joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(rgb float [B, F, 3, H, W] in [0, 1], alpha float [B, F, H, W])."""
-        raise NotImplementedError
+        """(rgb float [B, F, 3, H, W] in [0, 1], alpha float [B, F, H, W]); each baseline draws its own."""
 
     def forward(self, joints: torch.Tensor) -> torch.Tensor:
         """joints float [B, T, M, J, C] -> normalized images float [B, F, 3, H, W]."""

@@ -9,21 +9,22 @@ offset and length. `preview_sample_ids` picks the few samples, from different cl
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
+from skeletonllm.data import prepared
 from skeletonllm.data.normalize import normalize_sequence
-from skeletonllm.formats import Topology, get_topology, read
+from skeletonllm.data.prepared import DatasetError
+from skeletonllm.formats import Topology, read
 
-PREPARED_FILES = ("poses.npy", "index.parquet", "manifest.json")
 
+class ClipError(DatasetError):
+    """A clip cannot be found or loaded (no such file, no sample to preview, clashing output folders).
 
-class ClipError(ValueError):
-    """A clip cannot be found or loaded (bad path, not a prepared dataset, unknown sample id)."""
+    Errors of the prepared dataset itself (missing files, unknown sample id) are its DatasetError base class.
+    """
 
 
 @dataclass
@@ -55,52 +56,14 @@ def load_raw_clip(path: str | Path, format: str | None = None) -> Clip:
     return Clip(path.stem, seq.joints, seq.topology, str(path), None if label is None else str(label))
 
 
-class PreparedDataset:
-    """A prepared dataset directory: its index, topology and memory-mapped poses."""
-
-    def __init__(self, directory: str | Path):
-        self.directory = Path(directory)
-        missing = [name for name in PREPARED_FILES if not (self.directory / name).is_file()]
-        if missing:
-            raise ClipError(
-                f"{self.directory} is not a prepared dataset (missing {', '.join(missing)}); "
-                "expected the output folder of `skeletonllm prepare`, e.g. results/data/<dataset>"
-            )
-        manifest = json.loads((self.directory / "manifest.json").read_text())
-        self.name = manifest.get("dataset", self.directory.name)
-        self.topology = get_topology(manifest["topology"]["name"])
-
-    @cached_property
-    def index(self):
-        """index.parquet as a DataFrame (one row per sample: sample_id, label, label_name, offset, length, ...)."""
-        import pandas as pd
-
-        index = pd.read_parquet(self.directory / "index.parquet")
-        missing = {"sample_id", "label", "offset", "length"} - set(index.columns)
-        if missing:
-            raise ClipError(f"{self.directory / 'index.parquet'} lacks the columns {sorted(missing)}")
-        return index
-
-    @cached_property
-    def poses(self) -> np.ndarray:
-        """float32 [total_frames, 2, J, C], memory-mapped (read only)."""
-        return np.load(self.directory / "poses.npy", mmap_mode="r")
+class PreparedDataset(prepared.PreparedDataset):
+    """A prepared dataset whose samples are loaded as Clips."""
 
     def clip(self, sample_id: str) -> Clip:
         """The clip of one sample, its frames copied out of the memory map."""
-        rows = self.index.index[self.index["sample_id"] == sample_id]
-        if len(rows) == 0:
-            examples = ", ".join(self.index["sample_id"].head(3))
-            raise ClipError(f"{self.directory}: no sample {sample_id!r} in index.parquet "
-                            f"({len(self.index)} samples, e.g. {examples})")
-        row = self.index.loc[rows[0]]
-        offset, length = int(row["offset"]), int(row["length"])
-        if offset < 0 or length < 1 or offset + length > self.poses.shape[0]:
-            raise ClipError(f"{self.directory}: sample {sample_id!r} spans frames {offset}..{offset + length}, "
-                            f"outside poses.npy's {self.poses.shape[0]} frames")
-        joints = np.array(self.poses[offset : offset + length], dtype=np.float32)  # [T, 2, J, C]
+        row = self.row(sample_id)
         label = row.get("label_name") or str(row["label"])
-        return Clip(sample_id, joints, self.topology, f"{self.directory}:{sample_id}", label)
+        return Clip(sample_id, self.joints(sample_id), self.topology, f"{self.directory}:{sample_id}", label)
 
     def preview_ids(self, count: int) -> list[str]:
         """`preview_sample_ids` of this dataset's index."""

@@ -68,9 +68,10 @@ def run(args: argparse.Namespace) -> int:
 
     from skeletonllm.remote.cache import JsonlCache
     from skeletonllm.teacher.kinematic import drop_label_line, rationale
-    from skeletonllm.teacher.samples import PreparedData
+    from skeletonllm.data.prepared import PreparedDataset
+    from skeletonllm.formats.sequence import SkeletonSequence
 
-    data = PreparedData(args.data, args.fps)
+    data = PreparedDataset(args.data)
     split = json.loads(Path(args.split).read_text())
     if "train" not in split:
         raise SystemExit(f"{args.split}: no 'train' list of sample ids")
@@ -81,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
     cache = JsonlCache(args.out / "cache.jsonl")
     lines = []
     for sample_id in tqdm(ids, desc=f"teach {args.dataset} ({args.backend})", unit="sample"):
-        row, seq = data.sample(sample_id)
+        row = data.row(sample_id)
+        seq = SkeletonSequence(data.joints(sample_id), None, data.topology, args.fps, {"sample_id": sample_id})
         label = str(row["label_name"])
         if teacher is None:
             prompt = f"{KINEMATIC_VERSION} label={label!r} condition_on_label={args.condition_on_label}"
