@@ -25,7 +25,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/mining.smk"
 include: "workflow/rules/teacher.smk"
-include: "workflow/rules/eval.smk"
+include: "workflow/rules/render.smk"
 
 
 rule all:

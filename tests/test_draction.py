@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from skeletonllm.data.normalize import normalize_sequence
-from skeletonllm.data.synth_actions import SYNTH_CLASSES
-from skeletonllm.data.synth_formats import humanml3d_sequence, kinetics_sequence, ntu_sequence, ucla_sequence
-from skeletonllm.data.synth_scene import Sample, camera_for, perform
+from skeletonllm.data.synth.actions import SYNTH_CLASSES
+from skeletonllm.data.synth.formats import humanml3d_sequence, kinetics_sequence, ntu_sequence, ucla_sequence
+from skeletonllm.data.synth.scene import Sample, camera_for, perform
 from skeletonllm.formats.sequence import SkeletonSequence
 from skeletonllm.formats.topology import TOPOLOGIES, from_hierarchy, get_topology
 from skeletonllm.render.camera import frame_indices, intrinsics, sample_clip

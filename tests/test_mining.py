@@ -93,7 +93,7 @@ def test_embedding_outputs_json_markdown_png(embedding_run):
 
 def test_kinematic_backend_on_prepared_synth(tmp_path):
     from skeletonllm.data.prepare import prepare
-    from skeletonllm.data.synthetic import generate_dataset
+    from skeletonllm.data.synth.dataset import generate_dataset
 
     raw = generate_dataset(tmp_path / "raw", seed=1, subjects=2, repetitions=1, cameras=1, formats=("ntu",))
     prepare("synth", raw, tmp_path / "data", workers=1)

@@ -245,7 +245,7 @@ def test_prepare_without_matching_files_is_a_clear_error(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def small_synth(tmp_path_factory):
     """The synthetic raw tree for 4 classes (one confusable pair, one interaction), 2 subjects, 2 cameras."""
-    from skeletonllm.data.synthetic import generate_dataset
+    from skeletonllm.data.synth.dataset import generate_dataset
 
     out = tmp_path_factory.mktemp("synth")
     generate_dataset(out, seed=3, subjects=2, repetitions=1, cameras=2,
@@ -260,7 +260,7 @@ def small_synth(tmp_path_factory):
     ("synth_humanml3d", "smpl22", "humanml3d/new_joints/*.npy"),
 ])
 def test_every_synthetic_format_prepares_with_consistent_labels(small_synth, tmp_path, dataset, topology, files):
-    from skeletonllm.data.synth_actions import SYNTH_CLASSES
+    from skeletonllm.data.synth.actions import SYNTH_CLASSES
 
     out = tmp_path / dataset
     assert main(["prepare", "--dataset", dataset, "--raw", str(small_synth), "--out", str(out), "--workers", "2"]) == 0

@@ -53,7 +53,7 @@ def ntu_file(tmp_path_factory):
 def prepared(tmp_path_factory):
     """A tiny synthetic raw tree in every written format (5 classes, one subject, two cameras) and the prepared
     store of its NTU files: (prepared dir, raw dir)."""
-    from skeletonllm.data.synthetic import generate_dataset
+    from skeletonllm.data.synth.dataset import generate_dataset
 
     root = tmp_path_factory.mktemp("synth")
     raw = generate_dataset(root / "raw", seed=4, subjects=1, repetitions=1, cameras=2, classes=SYNTH_CLASSES)

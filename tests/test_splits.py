@@ -12,7 +12,7 @@ from skeletonllm.data import protocols as P
 from skeletonllm.data.classes import NTU60_UNSEEN_SPLITS, NTU120_CLASSES, NTU120_UNSEEN_SPLITS
 from skeletonllm.data.datasets import SYNTH_UNSEEN, get_dataset
 from skeletonllm.data.splits import class_splits
-from skeletonllm.data.synth_actions import CONFUSABLE_PAIRS, SYNTH_CLASSES
+from skeletonllm.data.synth.actions import CONFUSABLE_PAIRS, SYNTH_CLASSES
 from skeletonllm.formats import SkeletonSequence, get_topology, write
 
 # Issue 2, section 5, verbatim (1-based NTU action ids).
@@ -150,7 +150,7 @@ def test_splits_refuses_a_different_dataset(prepared_ntu60, tmp_path, capsys):
 
 def test_synthetic_archive_downloads_prepares_and_splits(tmp_path):
     """The embedded default's data path: synth archive -> download -> prepare -> splits (default unseen set)."""
-    from skeletonllm.data.synthetic import generate_dataset, write_archive
+    from skeletonllm.data.synth.dataset import generate_dataset, write_archive
 
     generate_dataset(tmp_path / "gen", seed=1, subjects=2, repetitions=1, cameras=1, formats=("ntu",))
     archive, _ = write_archive(tmp_path / "gen")

@@ -15,14 +15,14 @@ import pytest
 from skeletonllm import formats
 from skeletonllm.data.download import download, read_sha256_file, sha256_file
 from skeletonllm.data.normalize import normalize_sequence
-from skeletonllm.data.synth_actions import (
+from skeletonllm.data.synth.actions import (
     CONFUSABLE_PAIRS, INTERACTION_CLASSES, SINGLE_PERSON_CLASSES, SYNTH_CLASSES, action_class,
     is_interaction,
 )
-from skeletonllm.data.synth_body import J, NTU, forward_kinematics, make_body
-from skeletonllm.data.synth_captions import PHRASES, WHO
-from skeletonllm.data.synth_scene import Sample, perform
-from skeletonllm.data.synthetic import generate_dataset, write_archive
+from skeletonllm.data.synth.body import J, NTU, forward_kinematics, make_body
+from skeletonllm.data.synth.captions import PHRASES, WHO
+from skeletonllm.data.synth.scene import Sample, perform
+from skeletonllm.data.synth.dataset import generate_dataset, write_archive
 
 SUBJECTS, CAMERAS = 3, 2  # the shared test tree: every class x 3 subjects x 1 repetition x 2 cameras
 NTU_NAME = re.compile(r"S001C00([12])P00([123])R001A0(\d\d)\.skeleton")

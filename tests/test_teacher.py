@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from skeletonllm.data.normalize import normalize_sequence
-from skeletonllm.data.synth_actions import SYNTH_CLASSES
-from skeletonllm.data.synth_formats import ntu_sequence
-from skeletonllm.data.synth_scene import Sample, camera_for, perform
+from skeletonllm.data.synth.actions import SYNTH_CLASSES
+from skeletonllm.data.synth.formats import ntu_sequence
+from skeletonllm.data.synth.scene import Sample, camera_for, perform
 from skeletonllm.teacher import cli
 from skeletonllm.teacher.kinematic import rationale
 from skeletonllm.teacher.motion_facts import measure

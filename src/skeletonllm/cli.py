@@ -12,7 +12,7 @@ import sys
 
 COMMANDS = {
     "inspect": "skeletonllm.formats.inspect",
-    "synth": "skeletonllm.data.synthetic_cli",
+    "synth": "skeletonllm.data.synth.cli",
     "download": "skeletonllm.data.download",
     "prepare": "skeletonllm.data.prepare",
     "splits": "skeletonllm.data.splits",

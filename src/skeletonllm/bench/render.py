@@ -1,6 +1,6 @@
 """Rasterizer speed: forward and forward+backward per backend on a skeleton clip, against the dense reference.
 
-The clip is F frames of 2 synthetic ntu25 bodies (skeletonllm.data.synth_body, arms moving) about 3.5 m in front of
+The clip is F frames of 2 synthetic ntu25 bodies (skeletonllm.data.synth.body, arms moving) about 3.5 m in front of
 a 60-degree pinhole camera, each body as 25 joint Gaussians plus 10 along each of its 24 bones (265 per body), at
 SxS pixels. Every backend runs in its own spawned process on the same clip; times are medians over repeats (the
 dense reference, being slow, gets its own --dense-repeats). Peak memory is the growth of the process's peak resident
@@ -52,8 +52,8 @@ def skeleton_clip(frames: int, size: int, clips: int = 1, seed: int = 0):
     with B = clips * frames and N = 2 * (25 + 24 * LINE_SAMPLES)."""
     import torch
 
-    from skeletonllm.data.synth_body import forward_kinematics, make_body
-    from skeletonllm.data.synth_motion import deg, rest
+    from skeletonllm.data.synth.body import forward_kinematics, make_body
+    from skeletonllm.data.synth.motion import deg, rest
     from skeletonllm.formats import get_topology
 
     topology = get_topology("ntu25")

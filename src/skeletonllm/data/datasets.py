@@ -135,7 +135,7 @@ def synth_classes(raw: Path) -> tuple[str, ...]:
         data = json.loads(found[0].read_text())
         entries = data["classes"] if isinstance(data, dict) else data
         return tuple(entry["name"] if isinstance(entry, dict) else str(entry) for entry in entries)
-    from skeletonllm.data.synth_actions import SYNTH_CLASSES
+    from skeletonllm.data.synth.actions import SYNTH_CLASSES
 
     return tuple(SYNTH_CLASSES)
 

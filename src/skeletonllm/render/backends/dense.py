@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch.utils.checkpoint import checkpoint
 
-from skeletonllm.render.rasterize import Projected, composite, gaussian_alpha
+from skeletonllm.render.splat_math import Projected, composite, gaussian_alpha
 
 CHUNK_ELEMENTS = 1 << 21  # Gaussians x pixels evaluated at once (~8 MB per float32 intermediate)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from skeletonllm.render.rasterize import LOW_PASS, NEAR_PLANE
+from skeletonllm.render.splat_math import LOW_PASS, NEAR_PLANE
 
 
 def rasterize_gsplat(means, covs, colors, opacities, K, viewmat, height: int, width: int, background: torch.Tensor):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from skeletonllm.render.rasterize import Projected, composite, gaussian_alpha
+from skeletonllm.render.splat_math import Projected, composite, gaussian_alpha
 
 TILE = 16
 

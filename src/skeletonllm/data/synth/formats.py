@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from skeletonllm.data.synth_actions import action_class
-from skeletonllm.data.synth_body import FACE_POINTS, NO_ORIENTATION, J, Kinematics
-from skeletonllm.data.synth_captions import captions_for
-from skeletonllm.data.synth_scene import (
+from skeletonllm.data.synth.actions import action_class
+from skeletonllm.data.synth.body import FACE_POINTS, NO_ORIENTATION, J, Kinematics
+from skeletonllm.data.synth.captions import captions_for
+from skeletonllm.data.synth.scene import (
     CAPTION_STREAM, KINETICS_STREAM, NTU_STREAM, UCLA_STREAM, Camera, Sample, project, sample_rng,
 )
 from skeletonllm.formats.sequence import SkeletonSequence

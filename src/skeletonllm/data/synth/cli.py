@@ -23,7 +23,7 @@ def _names(text: str) -> list[str | int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `skeletonllm synth`."""
-    from skeletonllm.data.synth_actions import ACTION_CLASSES
+    from skeletonllm.data.synth.actions import ACTION_CLASSES
 
     parser.add_argument("--out", required=True, type=Path,
                         help="output directory; gets synth.tar.gz and synth.tar.gz.sha256")
@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `skeletonllm synth`."""
-    from skeletonllm.data.synthetic import generate_dataset, write_archive
+    from skeletonllm.data.synth.dataset import generate_dataset, write_archive
 
     try:
         root = generate_dataset(args.out, seed=args.seed, subjects=args.subjects, repetitions=args.repetitions,

@@ -1,6 +1,6 @@
 """Building blocks of the synthetic motions: timing envelopes, keyframe tracks, arm key poses, gait, mirroring.
 
-Everything works on a normalized, warped clock ``u`` [T] in [0, 1] and returns pose dicts (see synth_body):
+Everything works on a normalized, warped clock ``u`` [T] in [0, 1] and returns pose dicts (see synth.body):
 per-frame arrays [T] keyed by pose key, angles in radians.
 """
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skeletonllm.data.synth_body import POSE_KEYS, BodyShape
+from skeletonllm.data.synth.body import POSE_KEYS, BodyShape
 
 Pose = dict[str, np.ndarray]
 

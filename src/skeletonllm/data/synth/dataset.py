@@ -25,11 +25,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from skeletonllm.data.download import sha256_file
-from skeletonllm.data.synth_actions import ACTION_CLASSES, CONFUSABLE_PAIRS, action_class
-from skeletonllm.data.synth_formats import (
+from skeletonllm.data.synth.actions import ACTION_CLASSES, CONFUSABLE_PAIRS, action_class
+from skeletonllm.data.synth.formats import (
     HUMANML3D_FPS, NTU_FPS, humanml3d_sequence, kinetics_sequence, ntu_sequence, ucla_sequence,
 )
-from skeletonllm.data.synth_scene import Sample, camera_for, perform
+from skeletonllm.data.synth.scene import Sample, camera_for, perform
 
 FORMATS = ("ntu", "ucla", "kinetics", "humanml3d")
 ARCHIVE_NAME = "synth.tar.gz"

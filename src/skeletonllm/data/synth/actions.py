@@ -1,7 +1,7 @@
 """The synthetic dataset's action classes (``SYNTH_CLASSES``, in id order) and the parametric motion of each.
 
 A class's ``perform(u, params, bodies)`` turns the warped clock u [T] into one ``Actor`` per person: a pose dict
-(synth_body) plus where that person stands on the stage and which way they face. Some pairs are confusable on
+(synth.body) plus where that person stands on the stage and which way they face. Some pairs are confusable on
 purpose, as in NTU: ``CONFUSABLE_PAIRS`` are the same movement played backwards (put on / take off hat, sit down /
 stand up, walk towards / apart).
 """
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skeletonllm.data.synth_body import J, BodyShape, forward_kinematics
-from skeletonllm.data.synth_motion import (
+from skeletonllm.data.synth.body import J, BodyShape, forward_kinematics
+from skeletonllm.data.synth.motion import (
     MotionParams, Pose, add_sway, arm_angles, arm_track, bump, deg, gait, get_arm, mirror, planted_root_z, put_arm,
     rest, reverse, set_arm, swing_arm, track,
 )

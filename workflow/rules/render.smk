@@ -1,4 +1,4 @@
-"""The evaluation half of the DAG. So far: render_preview, preview GIFs of a few samples of one prepared dataset
+"""The rendering phase of the DAG: render_preview, preview GIFs of a few samples of one prepared dataset
 drawn by each renderer (DrAction as initialized, its ablation without NFM, and the fixed baselines).
 
 Outputs: <results>/plots/render/<renderer>/<sample>/{frame_XX.png, render.gif, contact_sheet.png}, for the

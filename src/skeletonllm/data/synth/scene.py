@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skeletonllm.data.synth_actions import action_class
-from skeletonllm.data.synth_body import Kinematics, forward_kinematics, make_body, rotation
-from skeletonllm.data.synth_motion import MotionParams, clock
+from skeletonllm.data.synth.actions import action_class
+from skeletonllm.data.synth.body import Kinematics, forward_kinematics, make_body, rotation
+from skeletonllm.data.synth.motion import MotionParams, clock
 
 CAMERA_YAWS = (0.0, 45.0, -45.0)  # degrees around the stage, cameras 1..3 (more cameras continue the circle)
 MIN_FRAMES, MAX_FRAMES = 40, 100  # clip length at 30 fps

@@ -1,0 +1,1 @@
+"""The synthetic dataset `synth`: a kinematic body, parametric actions, captions, format views and the archive."""
