@@ -16,7 +16,7 @@ from skeletonllm.data.synth.actions import SYNTH_CLASSES
 from skeletonllm.data.synth.formats import humanml3d_sequence, kinetics_sequence, ntu_sequence, ucla_sequence
 from skeletonllm.data.synth.scene import Sample, camera_for, perform
 from skeletonllm.formats.sequence import SkeletonSequence
-from skeletonllm.formats.topology import TOPOLOGIES, from_hierarchy, get_topology
+from skeletonllm.formats.topology import from_hierarchy, get_topology
 from skeletonllm.render.camera import frame_indices, intrinsics, sample_clip
 from skeletonllm.render.draction import CONFIG_FILE, WEIGHTS_FILE, DrAction, DrActionConfig
 from skeletonllm.render.gaussians import align_rotation, bone_transforms, make_layout, pose_gaussians, splat
@@ -56,8 +56,8 @@ def clip_of(topology: str, action: str = "wave right hand") -> torch.Tensor:
     return torch.from_numpy(normalize_sequence(seq).joints)[None]
 
 
-def model_for(topology: str, **kwargs) -> DrAction:
-    return DrAction(DrActionConfig(topology=topology, frames=FRAMES, size=SIZE, backend="torch", **kwargs))
+def model_for(**kwargs) -> DrAction:
+    return DrAction(DrActionConfig(frames=FRAMES, size=SIZE, backend="torch", **kwargs))
 
 
 def project(points: torch.Tensor, viewmat: torch.Tensor, size: int) -> torch.Tensor:
@@ -111,13 +111,13 @@ def test_frames_are_sampled_uniformly_up_to_the_last_body():
 
 
 def test_a_loss_on_the_image_reaches_every_parameter():
-    model = model_for("ntu25")
+    model = model_for()
     joints = clip_of("ntu25", "shake hands")  # two bodies, so both body embeddings are used
-    images = model(joints)
+    images = model(joints, "ntu25")
     assert images.shape == (1, FRAMES, 3, SIZE, SIZE)
     (images - 0.3).square().mean().backward()
     names = {name for name, _ in model.named_parameters()}
-    assert {"features", "body_embedding", "depth_mix"} <= names and any(n.startswith("nfm.") for n in names)
+    assert {"encoder.weight", "body_embedding", "depth_mix"} <= names and any(n.startswith("nfm.") for n in names)
     for name, parameter in model.named_parameters():
         assert parameter.grad is not None and torch.isfinite(parameter.grad).all(), name
         assert parameter.grad.abs().max() > 0, name
@@ -125,18 +125,18 @@ def test_a_loss_on_the_image_reaches_every_parameter():
 
 def test_rendering_is_deterministic():
     joints = clip_of("ntu25", "shake hands")
-    first, second = model_for("ntu25")(joints), model_for("ntu25")(joints)
+    first, second = model_for()(joints, "ntu25"), model_for()(joints, "ntu25")
     assert torch.equal(first, second)
-    assert not torch.equal(first, model_for("ntu25", seed=1)(joints))  # the seed sets the parameters
+    assert not torch.equal(first, model_for(seed=1)(joints, "ntu25"))  # the seed sets the parameters
 
 
 def test_two_bodies_both_render():
     joints = clip_of("ntu25", "walk towards each other")
-    model = model_for("ntu25")
+    model, topology = model_for(), get_topology("ntu25")
     with torch.no_grad():
-        _, alpha = model.render(joints)  # [1, F, H, W]
-    clip = sample_clip(joints, model.topology, FRAMES, 60.0)
-    spine = model.topology.spine[1]
+        _, alpha = model.render(joints, topology)  # [1, F, H, W]
+    clip = sample_clip(joints, topology, FRAMES, 60.0)
+    spine = topology.spine[1]
     centres = project(clip.points[0, :, :, spine], clip.viewmat[0], SIZE).round().long()  # [F, 2, 2]
     assert (centres[:, 0] - centres[:, 1]).abs().amax() > 6  # the bodies are apart in the image
     for frame in range(FRAMES):
@@ -148,23 +148,23 @@ def test_two_bodies_both_render():
 def test_an_absent_body_renders_nothing():
     joints = clip_of("ntu25")  # one performer: the second slot is all zeros
     assert joints[:, :, 1].abs().max() == 0 and joints[:, :, 0].abs().max() > 0
-    model = model_for("ntu25")
+    model = model_for()
     with torch.no_grad():
-        torch.testing.assert_close(model(joints), model(joints[:, :, :1]), atol=1e-6, rtol=0)
+        torch.testing.assert_close(model(joints, "ntu25"), model(joints[:, :, :1], "ntu25"), atol=1e-6, rtol=0)
         partner = clip_of("ntu25", "shake hands")[:, :, 1:]  # a real second body changes the picture
         length = min(joints.shape[1], partner.shape[1])
         both = torch.cat([joints[:, :length, :1], partner[:, :length]], 2)
-        assert not torch.allclose(model(both), model(both[:, :, :1]), atol=1e-3)
+        assert not torch.allclose(model(both, "ntu25"), model(both[:, :, :1], "ntu25"), atol=1e-3)
 
 
 @pytest.mark.parametrize("topology", ["ntu25", "ucla20", "coco17", "smpl22", "bvh"])
 def test_every_topology_renders_a_centred_body(topology):
     joints = clip_of(topology)
     name = "bvh_test_smpl" if topology == "bvh" else topology
-    model = model_for(name)
+    model = model_for()
     with torch.no_grad():
-        images = model(joints)
-        _, alpha = model.render(joints)
+        images = model(joints, name)
+        _, alpha = model.render(joints, name)
     assert images.shape == (1, FRAMES, 3, SIZE, SIZE) and torch.isfinite(images).all()
     coverage = alpha.mean((-2, -1))  # [1, F]
     assert (coverage > 0.01).all() and (coverage < 0.5).all()
@@ -174,14 +174,16 @@ def test_every_topology_renders_a_centred_body(topology):
 
 def test_fitting_learns_a_colour_on_the_moving_limb():
     size, frames = 32, 3
-    model = DrAction(DrActionConfig(topology="ntu25", frames=frames, size=size, backend="torch", num_line_samples=4))
+    model = DrAction(DrActionConfig(frames=frames, size=size, backend="torch", num_line_samples=4))
+    topology = get_topology("ntu25")
     joints = clip_of("ntu25", "wave right hand")[:, :, :1]
-    clip = sample_clip(joints, model.topology, frames, 60.0, 1)
-    means, covs = pose_gaussians(model.layout, clip.points, clip.canonical)
+    clip = sample_clip(joints, topology, frames, 60.0, 1)
+    layout = model.layout(topology)
+    means, covs = pose_gaussians(layout, clip.points, clip.canonical)
     travel = clip.points[0, 1:, 0].sub(clip.points[0, :-1, 0]).norm(dim=-1).sum(0)  # [J] path length per joint
     moving = travel > 0.5 * travel.max()  # the waving arm's joints
-    assert moving[model.topology.index("right hand")] and not moving[model.topology.index("left hand")]
-    on_limb = moving[model.layout.end] & moving[model.layout.start]  # [N]
+    assert moving[topology.index("right hand")] and not moving[topology.index("left hand")]
+    on_limb = moving[layout.end] & moving[layout.start]  # [N]
     colors = torch.where(on_limb[:, None], torch.tensor([1.0, 0.1, 0.1]), torch.tensor([0.8, 0.8, 0.8]))
     K = intrinsics(size, 60.0, 1)
     target, _ = splat(means.flatten(2, 3), covs.flatten(2, 3), colors.expand(*means.shape[:-1], 3).flatten(2, 3),
@@ -190,7 +192,7 @@ def test_fitting_learns_a_colour_on_the_moving_limb():
     losses = []
     for _ in range(150):
         optimizer.zero_grad()
-        loss = (model.render(joints)[0] - target).square().mean()
+        loss = (model.render(joints, topology)[0] - target).square().mean()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
@@ -198,31 +200,35 @@ def test_fitting_learns_a_colour_on_the_moving_limb():
     assert losses[-1] < losses[0] / 10, (losses[0], losses[-1])
 
 
-def test_save_and_load_give_identical_output(tmp_path, monkeypatch):
+def test_save_and_load_give_identical_output(tmp_path):
     joints = clip_of("bvh")
-    model = model_for("bvh_test_smpl", seed=3)
+    model = model_for(seed=3)
     with torch.no_grad():
-        model.features.add_(0.25)  # weights that differ from any fresh initialisation
-        expected = model(joints)
+        model.encoder.bias.add_(0.25)  # weights that differ from any fresh initialisation
+        expected = model(joints, "bvh_test_smpl")
     model.save(tmp_path / "weights")
     assert (tmp_path / "weights" / WEIGHTS_FILE).is_file() and (tmp_path / "weights" / CONFIG_FILE).is_file()
-    monkeypatch.delitem(TOPOLOGIES, "bvh_test_smpl")  # load must register the BVH topology from the json
     loaded = DrAction.load(tmp_path / "weights")
     assert loaded.config == model.config
     with torch.no_grad():
-        assert torch.equal(loaded(joints), expected)
+        assert torch.equal(loaded(joints, "bvh_test_smpl"), expected)
     with pytest.raises(FileNotFoundError, match="draction.json: missing"):
         DrAction.load(tmp_path)
+    (tmp_path / "weights" / CONFIG_FILE).write_text('{"config": {"topology": "ntu25", "frames": 4}}')
+    with pytest.raises(ValueError, match="tied to one topology"):  # weights of the old per-topology DrAction
+        DrAction.load(tmp_path / "weights")
 
 
 def test_bad_input_is_refused_clearly():
-    model = model_for("ntu25")
+    model = model_for()
     joints = clip_of("ntu25")
     with pytest.raises(ValueError, match="J=25, C=3"):
-        model(joints[..., :20, :])
+        model(joints[..., :20, :], "ntu25")
     with pytest.raises(ValueError, match="1..2 bodies"):
-        model(torch.cat([joints, joints[:, :, :1]], 2))
+        model(torch.cat([joints, joints[:, :, :1]], 2), "ntu25")
     with pytest.raises(ValueError, match="non-finite"):
-        model(joints * np.nan)
+        model(joints * np.nan, "ntu25")
+    with pytest.raises(KeyError, match="unknown topology 'kinect99'"):
+        model(joints, "kinect99")
     with pytest.raises(ValueError, match="mean and std"):
-        DrActionConfig(topology="ntu25", std=(0.2, 0.2, 0.0))
+        DrActionConfig(std=(0.2, 0.2, 0.0))

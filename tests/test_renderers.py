@@ -27,12 +27,12 @@ def padded_batch(topology: str) -> torch.Tensor:
 @pytest.mark.parametrize("topology", ["ntu25", "coco17"])
 @pytest.mark.parametrize("name", RENDERERS)
 def test_every_renderer_keeps_the_output_contract(name, topology):
-    renderer = make_renderer(name, topology, frames=FRAMES, size=SIZE, backend="torch")
+    renderer = make_renderer(name, frames=FRAMES, size=SIZE, backend="torch")
     assert isinstance(renderer, torch.nn.Module)
     joints = padded_batch(topology)
     with torch.no_grad():
-        images = renderer(joints)
-        rgb, alpha = renderer.render(joints)
+        images = renderer(joints, topology)
+        rgb, alpha = renderer.render(joints, topology)
     assert images.shape == (2, FRAMES, 3, SIZE, SIZE) and images.dtype == torch.float32
     assert torch.isfinite(images).all()
     mean, std = torch.tensor(MEAN).reshape(3, 1, 1), torch.tensor(STD).reshape(3, 1, 1)
@@ -41,17 +41,17 @@ def test_every_renderer_keeps_the_output_contract(name, topology):
     torch.testing.assert_close(images[background], ((0 - mean) / std).expand_as(images)[background])
     assert (alpha.amax((-2, -1)) > 0.5).all()  # every frame of both clips shows the body
     with torch.no_grad():  # the zero padding changes nothing: clip 0 alone renders the same
-        alone = renderer(joints[:1, : int(joints[0].flatten(1).any(1).nonzero().max()) + 1])
+        alone = renderer(joints[:1, : int(joints[0].flatten(1).any(1).nonzero().max()) + 1], topology)
     torch.testing.assert_close(alone, images[:1], atol=1e-5, rtol=0)
 
 
 def test_fixed_renderers_have_no_parameters_and_draction_does():
     for name in RENDERERS:
-        renderer = make_renderer(name, "ntu25", frames=FRAMES, size=SIZE)
+        renderer = make_renderer(name, frames=FRAMES, size=SIZE)
         assert (sum(p.numel() for p in renderer.parameters()) > 0) == name.startswith("draction"), name
-    assert make_renderer("draction", "ntu25").nfm is not None and make_renderer("draction_no_nfm", "ntu25").nfm is None
+    assert make_renderer("draction").nfm is not None and make_renderer("draction_no_nfm").nfm is None
     with pytest.raises(ValueError, match="unknown renderer 'depth'"):
-        make_renderer("depth", "ntu25")
+        make_renderer("depth")
 
 
 def test_hues_and_limbs():
@@ -71,10 +71,10 @@ def _colour_at(rgb: torch.Tensor, pixel: torch.Tensor) -> torch.Tensor:
 def test_3d_velocity_paints_the_waving_hand_fast_and_the_feet_slow():
     joints = clip_of("ntu25", "wave right hand")[:, :, :1]
     frames = 12
-    renderer = make_renderer("3d_velocity", "ntu25", frames=frames, size=64, backend="torch")
-    topology = renderer.topology
+    renderer = make_renderer("3d_velocity", frames=frames, size=64, backend="torch")
+    topology = get_topology("ntu25")
     with torch.no_grad():
-        rgb, _ = renderer.render(joints)  # [1, F, 3, H, W]
+        rgb, _ = renderer.render(joints, topology)  # [1, F, 3, H, W]
     clip = sample_clip(joints, topology, frames, 60.0, 1)
 
     def red_minus_blue(joint: str) -> torch.Tensor:  # [F] at the joint's pixel in every frame
@@ -88,10 +88,10 @@ def test_3d_velocity_paints_the_waving_hand_fast_and_the_feet_slow():
 
 def test_2d_projection_gives_each_limb_its_own_constant_colour():
     joints = clip_of("ntu25", "wave right hand")[:, :, :1]
-    renderer = make_renderer("2d_projection", "ntu25", frames=2, size=64, backend="torch")
-    topology = renderer.topology
+    renderer = make_renderer("2d_projection", frames=2, size=64, backend="torch")
+    topology = get_topology("ntu25")
     with torch.no_grad():
-        rgb, _ = renderer.render(joints)
+        rgb, _ = renderer.render(joints, topology)
     clip = sample_clip(joints, topology, 2, 60.0, 1)
     knees = [project(clip.points[0, 0, 0, topology.index(f"{side} knee")], clip.viewmat[0], 64)
              for side in ("left", "right")]
@@ -103,9 +103,9 @@ def test_2d_projection_gives_each_limb_its_own_constant_colour():
 
 def test_jtm_accumulates_trajectories_with_time_hues():
     joints = clip_of("ntu25", "wave right hand")[:, :, :1]
-    renderer = make_renderer("jtm", "ntu25", frames=5, size=64, backend="torch")
+    renderer = make_renderer("jtm", frames=5, size=64, backend="torch")
     with torch.no_grad():
-        rgb, alpha = renderer.render(joints)  # [1, 5, 3, H, W], [1, 5, H, W]
+        rgb, alpha = renderer.render(joints, "ntu25")  # [1, 5, 3, H, W], [1, 5, H, W]
     coverage = (alpha[0] > 0.05).sum((-2, -1))  # [F]
     assert (coverage[1:] >= coverage[:-1]).all() and coverage[-1] > coverage[0]
     first, last = rgb[0, 0], rgb[0, -1]

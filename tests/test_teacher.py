@@ -146,7 +146,7 @@ def test_openai_teacher_sends_rendered_frames_retries_and_caches(prepared, tmp_p
 
     root, split, rows = prepared
     checkpoint = tmp_path / "draction"
-    DrAction(DrActionConfig("ntu25", frames=2, size=32, backend="torch")).save(checkpoint)
+    DrAction(DrActionConfig(frames=2, size=32, backend="torch")).save(checkpoint)
     secret = "sk-teacher-test-5e1d"
     monkeypatch.setenv("TEACHER_TEST_KEY", secret)
     server = ChatServer(["429:0", "ok", "500", "ok"])

@@ -97,8 +97,9 @@ class RendererError(ValueError):
     """The renderer cannot be built as asked (unknown name, weights that do not fit the renderer or the clip)."""
 
 
-def _weighted_draction(args: argparse.Namespace, topology_name: str):
-    """DrAction from --weights, re-configured for this run's frames, size and backend (none of them is learned)."""
+def _weighted_draction(args: argparse.Namespace):
+    """DrAction from --weights, re-configured for this run's frames, size and backend (none of them is learned).
+    The same weights render every format."""
     from dataclasses import replace
 
     from skeletonllm.render.draction import DrAction
@@ -113,8 +114,6 @@ def _weighted_draction(args: argparse.Namespace, topology_name: str):
     if config.use_nfm != (args.renderer == "draction"):
         expected = "draction" if config.use_nfm else "draction_no_nfm"
         raise RendererError(f"{args.weights} holds weights of {expected}; use --renderer {expected}")
-    if config.topology != topology_name:
-        raise RendererError(f"{args.weights} renders topology {config.topology!r}, the clip is {topology_name!r}")
     config = replace(config, frames=args.frames or config.frames, size=args.size or config.size, backend=args.backend)
     model = DrAction(config)
     model.load_state_dict(stored.state_dict())
@@ -139,15 +138,15 @@ def _check_renderer(args: argparse.Namespace) -> None:
         raise RendererError("--backend gsplat renders on CUDA only; add --device cuda or use --backend torch")
 
 
-def _renderer(args: argparse.Namespace, topology_name: str):
-    """The renderer named by --renderer for a topology, in eval mode on --device."""
+def _renderer(args: argparse.Namespace):
+    """The renderer named by --renderer (one for clips of every topology), in eval mode on --device."""
     from skeletonllm.render.renderers import make_renderer
 
     if args.weights is not None:
-        model = _weighted_draction(args, topology_name)
+        model = _weighted_draction(args)
     else:
         given = {name: getattr(args, name) for name in ("frames", "size") if getattr(args, name) is not None}
-        model = make_renderer(args.renderer, topology_name, backend=args.backend, **given)  # defaults: 12, 448
+        model = make_renderer(args.renderer, backend=args.backend, **given)  # defaults: 12, 448
     return model.to(args.device).eval()
 
 
@@ -155,7 +154,7 @@ def draw_clips(clips: list, args: argparse.Namespace) -> list[dict]:
     """Render each clip and write its images: into --out for one clip named on the command line, else (several
     clips, or --preview) into --out/<name>/.
 
-    Returns, per clip, the paths `images.write_clip_images` wrote. One renderer is built per topology.
+    Returns, per clip, the paths `images.write_clip_images` wrote. One renderer draws clips of every topology.
     """
     import torch
     from tqdm import tqdm
@@ -165,16 +164,12 @@ def draw_clips(clips: list, args: argparse.Namespace) -> list[dict]:
     _check_renderer(args)
     if args.threads:
         torch.set_num_threads(args.threads)
-    renderers, written = {}, []
+    renderer, written = _renderer(args), []
     nested = len(clips) > 1 or args.preview > 0
     for clip in tqdm(clips, desc=f"render {args.renderer}", unit="clip", disable=len(clips) == 1):
-        name = clip.topology.name
-        if name not in renderers:
-            renderers[name] = _renderer(args, name)
-        renderer = renderers[name]
         joints = torch.from_numpy(clip.joints).to(args.device)[None]  # [1, T, M, J, C]
         with torch.no_grad():
-            images = renderer(joints)[0]  # [F, 3, H, W], normalized
+            images = renderer(joints, clip.topology)[0]  # [F, 3, H, W], normalized
         frames = to_uint8_frames(images, renderer.config.mean, renderer.config.std)  # [F, H, W, 3]
         out = args.out / clip.name if nested else args.out
         written.append(write_clip_images(frames, out, args.frame_ms))

@@ -1,6 +1,6 @@
 """All renderers behind one factory: DrAction (with and without NFM) and the fixed ablation baselines.
 
-Every renderer maps joints float [B, T, M, J, C] to normalized images float [B, F, 3, H, W] with the same
+Every renderer maps joints float [B, T, M, J, C] of any topology to normalized images float [B, F, 3, H, W] with the same
 temporal sampling and clip framing (camera.sample_clip). The fixed baselines have no parameters:
 - 3d_velocity: the skeleton Gaussians of DrAction, coloured by joint speed (blue slow -> red fast, per clip).
 - 2d_projection: the skeleton projected onto the image plane (flat Gaussians at one depth), one colour per limb.
@@ -9,17 +9,13 @@ temporal sampling and clip framing (camera.sample_clip). The fixed baselines hav
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
 import torch
-from torch import nn
 
-from skeletonllm.formats.topology import Topology, get_topology
-from skeletonllm.render.camera import (
-    Clip, body_presence, frame_indices, gather_frames, intrinsics, lift_to_3d, sample_clip,
-)
-from skeletonllm.render.draction import DrAction, DrActionConfig, frame_velocity, normalize_images
-from skeletonllm.render.gaussians import canonical_scales, make_layout, pose_gaussians, splat
+from skeletonllm.formats.topology import Topology
+from skeletonllm.render.base import DrActionConfig, SkeletonRenderer, as_topology
+from skeletonllm.render.camera import body_presence, frame_indices, gather_frames, lift_to_3d
+from skeletonllm.render.draction import DrAction, frame_velocity
+from skeletonllm.render.gaussians import canonical_scales, pose_gaussians
 
 RENDERERS = ("draction", "draction_no_nfm", "3d_velocity", "2d_projection", "jtm")
 FIXED_OPACITY = 0.95
@@ -54,47 +50,25 @@ def limb_ids(topology: Topology) -> list[int]:
     return [order.index(top) for top in tops]
 
 
-class FixedRenderer(nn.Module, ABC):
-    """Shared set-up of the parameter-free baselines: topology, Gaussian layout, camera and normalization."""
+class FixedRenderer(SkeletonRenderer):
+    """The parameter-free baselines: DrAction's settings (DrActionConfig) without its learned appearance."""
 
-    def __init__(self, topology: str, frames: int = 12, size: int = 448, backend: str = "auto",
-                 num_line_samples: int = 10, fov_deg: float = 60.0, max_bodies: int = 2,
-                 mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)):
-        super().__init__()
-        # DrActionConfig validates the shared settings the same way for every renderer
-        self.config = DrActionConfig(topology=topology, num_line_samples=num_line_samples, frames=frames, size=size,
-                                     fov_deg=fov_deg, use_nfm=False, backend=backend, max_bodies=max_bodies,
-                                     mean=mean, std=std)
-        self.topology = get_topology(topology)
-        self.layout = make_layout(self.topology, num_line_samples)
-
-    def sample(self, joints: torch.Tensor) -> Clip:
-        """The clip sampled to F frames and framed (camera.sample_clip)."""
-        return sample_clip(joints, self.topology, self.config.frames, self.config.fov_deg, self.config.max_bodies)
-
-    def splat(self, means, covs, colors, opacities, viewmat):
-        """Rasterize [B, F, G, ...] Gaussians -> (rgb [B, F, 3, H, W], alpha [B, F, H, W])."""
-        K = intrinsics(self.config.size, self.config.fov_deg, means.shape[0], means.dtype, means.device)
-        return splat(means, covs, colors, opacities, K, viewmat, self.config.size, self.config.backend)
-
-    @abstractmethod
-    def render(self, joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(rgb float [B, F, 3, H, W] in [0, 1], alpha float [B, F, H, W]); each baseline draws its own."""
-
-    def forward(self, joints: torch.Tensor) -> torch.Tensor:
-        """joints float [B, T, M, J, C] -> normalized images float [B, F, 3, H, W]."""
-        return normalize_images(self.render(joints)[0], self.config.mean, self.config.std)
+    def __init__(self, frames: int = 12, size: int = 448, backend: str = "auto", num_line_samples: int = 10,
+                 fov_deg: float = 60.0, max_bodies: int = 2, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)):
+        super().__init__(DrActionConfig(num_line_samples=num_line_samples, frames=frames, size=size, fov_deg=fov_deg,
+                                        use_nfm=False, backend=backend, max_bodies=max_bodies, mean=mean, std=std))
 
 
 class VelocityRenderer(FixedRenderer):
     """3d_velocity: skeleton Gaussians coloured by joint speed, normalized by the clip's fastest joint."""
 
-    def render(self, joints):
-        clip = self.sample(joints)
-        means, covs = pose_gaussians(self.layout, clip.points, clip.canonical)  # [B, F, M, N, 3], [..., 3, 3]
+    def render(self, joints, topology):
+        topology = as_topology(topology)
+        layout, clip = self.layout(topology), self.sample(joints, topology)
+        means, covs = pose_gaussians(layout, clip.points, clip.canonical)  # [B, F, M, N, 3], [..., 3, 3]
         speed = frame_velocity(clip.points, clip.present).norm(dim=-1)  # [B, F, M, J]
         speed = speed / speed.flatten(1).amax(1).clamp_min(1e-8)[:, None, None, None]
-        layout = self.layout.to(speed.device)
+        layout = layout.to(speed.device)
         gaussian_speed = torch.lerp(speed[..., layout.start], speed[..., layout.end], layout.t.to(speed))  # [B, F, M, N]
         colors = hue_to_rgb(SLOW_HUE + (FAST_HUE - SLOW_HUE) * gaussian_speed)  # [B, F, M, N, 3]
         opacities = FIXED_OPACITY * clip.present[..., None].expand(gaussian_speed.shape).to(means)
@@ -105,15 +79,14 @@ class VelocityRenderer(FixedRenderer):
 class ProjectionRenderer(FixedRenderer):
     """2d_projection: the skeleton's perspective projection laid flat at the camera distance, a colour per limb."""
 
-    def __init__(self, topology: str, **kwargs):
-        super().__init__(topology, **kwargs)
-        limbs = torch.tensor(limb_ids(self.topology))  # [J]
-        hues = limbs.float() / (int(limbs.max()) + 1)
-        joint_colors = hue_to_rgb(hues)  # [J, 3]
-        self.register_buffer("colors", joint_colors[self.layout.end], persistent=False)  # [N, 3] child's limb
+    def limb_colors(self, topology: Topology) -> torch.Tensor:
+        """float [N, 3]: each Gaussian in the colour of its bone's child joint's limb."""
+        limbs = torch.tensor(limb_ids(topology))  # [J]
+        return hue_to_rgb(limbs.float() / (int(limbs.max()) + 1))[self.layout(topology).end]
 
-    def render(self, joints):
-        clip = self.sample(joints)
+    def render(self, joints, topology):
+        topology = as_topology(topology)
+        layout, clip = self.layout(topology), self.sample(joints, topology)
         rotation, translation = clip.viewmat[:, :3, :3], clip.viewmat[:, :3, 3]  # [B, 3, 3], [B, 3]
         depth = clip.distance[:, None, None, None, None]  # [B, 1, 1, 1, 1]
 
@@ -125,8 +98,8 @@ class ProjectionRenderer(FixedRenderer):
 
         flat_points = flatten(clip.points) * depth  # [B, F, M, J, 3]
         flat_canonical = flatten(clip.canonical) * depth[:, 0]  # [B, M, J, 3]
-        means, covs = pose_gaussians(self.layout, flat_points, flat_canonical)  # camera space
-        colors = self.colors.to(means).expand(*means.shape[:-1], 3)  # [B, F, M, N, 3]
+        means, covs = pose_gaussians(layout, flat_points, flat_canonical)  # camera space
+        colors = self.limb_colors(topology).to(means).expand(*means.shape[:-1], 3)  # [B, F, M, N, 3]
         opacities = FIXED_OPACITY * clip.present[..., None].expand(means.shape[:-1]).to(means)
         identity = torch.eye(4, dtype=means.dtype, device=means.device).expand(means.shape[0], 4, 4)
         return self.splat(means.flatten(2, 3), covs.flatten(2, 3), colors.flatten(2, 3), opacities.flatten(2, 3),
@@ -136,16 +109,17 @@ class ProjectionRenderer(FixedRenderer):
 class TrajectoryRenderer(FixedRenderer):
     """jtm: frame f shows the joints at every trajectory sample up to f, coloured by the hue of their time."""
 
-    def render(self, joints):
-        clip = self.sample(joints)
+    def render(self, joints, topology):
+        topology = as_topology(topology)
+        layout, clip = self.layout(topology), self.sample(joints, topology)
         frames = self.config.frames
         steps = (frames - 1) * TRAJECTORY_STEPS + 1  # output frame f is trajectory sample f * TRAJECTORY_STEPS
         points_all, present_all = lift_to_3d(joints), body_presence(joints)  # [B, T, M, J, 3], [B, T, M]
         indices = frame_indices(present_all, steps)  # [B, S]
         track = gather_frames(points_all, indices)  # [B, S, M, J, 3]
         track_present = gather_frames(present_all, indices)  # [B, S, M]
-        num_joints = self.topology.num_joints
-        covs = canonical_scales(self.layout, clip.canonical)[:, None, :, :num_joints]  # [B, 1, M, J, 3, 3]
+        num_joints = topology.num_joints
+        covs = canonical_scales(layout, clip.canonical)[:, None, :, :num_joints]  # [B, 1, M, J, 3, 3]
         covs = covs.expand(*track.shape, 3)  # [B, S, M, J, 3, 3]
         time = torch.linspace(0.0, 1.0, steps, dtype=track.dtype, device=track.device)  # [S]
         colors = hue_to_rgb(LAST_TIME_HUE * time)[None, :, None, None].expand(*track.shape)  # [B, S, M, J, 3]
@@ -164,15 +138,11 @@ class TrajectoryRenderer(FixedRenderer):
 FIXED_RENDERERS = {"3d_velocity": VelocityRenderer, "2d_projection": ProjectionRenderer, "jtm": TrajectoryRenderer}
 
 
-def make_renderer(name: str, topology: str | Topology, frames: int = 12, size: int = 448, backend: str = "auto",
-                  **kwargs) -> nn.Module:
-    """The renderer `name` (one of RENDERERS) for a topology (name or Topology); kwargs go to its config
-    (e.g. num_line_samples, fov_deg, mean, std; for DrAction also feature_dim, hidden_dim, seed)."""
-    topology_name = topology.name if isinstance(topology, Topology) else topology
+def make_renderer(name: str, frames: int = 12, size: int = 448, backend: str = "auto", **kwargs) -> SkeletonRenderer:
+    """The renderer `name` (one of RENDERERS), for poses of any topology; kwargs go to its config (e.g.
+    num_line_samples, fov_deg, mean, std; for DrAction also feature_dim, hidden_dim, seed)."""
     if name in ("draction", "draction_no_nfm"):
-        config = DrActionConfig(topology=topology_name, frames=frames, size=size, backend=backend,
-                                use_nfm=name == "draction", **kwargs)
-        return DrAction(config)
+        return DrAction(DrActionConfig(frames=frames, size=size, backend=backend, use_nfm=name == "draction", **kwargs))
     if name not in FIXED_RENDERERS:
         raise ValueError(f"unknown renderer {name!r}; choose one of {', '.join(RENDERERS)}")
-    return FIXED_RENDERERS[name](topology_name, frames=frames, size=size, backend=backend, **kwargs)
+    return FIXED_RENDERERS[name](frames=frames, size=size, backend=backend, **kwargs)

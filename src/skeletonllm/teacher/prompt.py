@@ -30,7 +30,7 @@ def render_frames(renderer, seq: SkeletonSequence) -> np.ndarray:
 
     joints = torch.from_numpy(np.ascontiguousarray(seq.joints))[None]  # [1, T, M, J, C]
     with torch.no_grad():
-        rgb, _ = renderer.render(joints)  # [1, F, 3, H, W] in [0, 1]
+        rgb, _ = renderer.render(joints, seq.topology)  # [1, F, 3, H, W] in [0, 1]
     return to_uint8_frames(rgb[0], (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 
 
