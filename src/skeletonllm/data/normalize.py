@@ -1,4 +1,5 @@
-"""Normalization applied by prepare: keep the most active bodies, drop empty frames, centre (and for 2D scale).
+"""Normalization applied by prepare: keep the most active bodies, drop empty frames, centre, then put 3D poses into
+the canonical body frame (data/canonical.py) and scale 2D poses to a unit torso.
 
 Absent bodies and missing joints are all-zero in every reader's output; they stay exactly zero here, so
 "zero means absent" still holds after normalization.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from skeletonllm.data.canonical import canonical_rotation
 from skeletonllm.formats.sequence import SkeletonSequence
 from skeletonllm.formats.topology import Topology
 
@@ -24,7 +26,7 @@ def _any_nonzero_coordinate(points: np.ndarray) -> np.ndarray:
     return found
 
 
-def describe_normalization(topology: Topology, max_bodies: int = 2) -> dict:
+def describe_normalization(topology: Topology, max_bodies: int = 2, canonical: bool = True) -> dict:
     """The normalization rules as recorded in manifest.json."""
     root = topology.joint_names[topology.root]
     rules = {
@@ -39,6 +41,11 @@ def describe_normalization(topology: Topology, max_bodies: int = 2) -> dict:
     }
     if topology.dims == 3:
         rules["scale"] = "none (metres as captured)"
+        rules["canonical_frame"] = (
+            "rotated about the origin into the canonical body frame: +y is the mean spine direction over the clip, "
+            "and at the first frame showing both hips and shoulders the body faces the camera (its left-to-right "
+            "direction is +x, its front faces -z); a proper rotation, never a mirror; per sample in index.parquet "
+            "'rotation' (row-major 3x3, captured -> canonical)") if canonical else "off (poses keep the captured axes)"
     else:
         rules["scale"] = ("divide by the median torso length (distance from mid-shoulders to mid-hips over all "
                           "frames and bodies with those four joints present), so the torso has unit length")
@@ -90,11 +97,13 @@ def _select(values: np.ndarray, frames: slice | np.ndarray, slots: list[int], ma
     return padded
 
 
-def normalize_sequence(seq: SkeletonSequence, max_bodies: int = 2) -> SkeletonSequence:
-    """Keep <= max_bodies bodies by motion energy, drop empty frames and centre (2D: also scale to unit torso).
+def normalize_sequence(seq: SkeletonSequence, max_bodies: int = 2, canonical: bool = True) -> SkeletonSequence:
+    """Keep <= max_bodies bodies by motion energy, drop empty frames and centre; then 3D poses are rotated into the
+    canonical body frame (unless canonical is False) and 2D poses scaled to a unit torso.
 
     Returns a sequence with exactly max_bodies body slots (zero-padded): joints float32 [T', max_bodies, J, C].
-    meta gains "normalization": kept body slots (original indices), kept frame count, origin and scale.
+    meta gains "normalization": kept body slots (original indices), kept frame count, origin, scale and rotation
+    (row-major 3x3, captured -> canonical; the identity for 2D or with canonical off).
     Raises EmptySequenceError when no frame holds a body.
     """
     joints = seq.joints  # [T, M, J, C]
@@ -113,7 +122,7 @@ def normalize_sequence(seq: SkeletonSequence, max_bodies: int = 2) -> SkeletonSe
 
     topology = seq.topology
     origin = _origin(kept, joint_present, topology.root).astype(np.float32)  # [C]
-    scale = 1.0
+    scale, rotation = 1.0, np.eye(3)
     warnings = list(seq.meta.get("warnings", []))
     if dims == 2:
         torso = _torso_length(kept, joint_present, topology)
@@ -124,6 +133,9 @@ def normalize_sequence(seq: SkeletonSequence, max_bodies: int = 2) -> SkeletonSe
     normalized = kept - origin  # [T', max_bodies, J, C]
     if scale != 1.0:
         normalized /= np.float32(scale)
+    if dims == 3 and canonical:
+        rotation = canonical_rotation(normalized, joint_present, topology)  # [3, 3]
+        normalized = normalized @ rotation.T.astype(np.float32)
     normalized[~joint_present] = 0  # absent bodies and missing joints stay exactly zero
     scores = None if seq.scores is None else _select(seq.scores, frames, kept_slots, max_bodies)  # [T', max_bodies, J]
     meta = dict(seq.meta)
@@ -135,5 +147,6 @@ def normalize_sequence(seq: SkeletonSequence, max_bodies: int = 2) -> SkeletonSe
         "frames_kept": int(kept.shape[0]),
         "origin": [float(v) for v in origin],
         "scale": float(scale),
+        "rotation": [float(v) for v in rotation.ravel()],
     }
     return SkeletonSequence(normalized, scores, topology, seq.fps, meta)

@@ -25,6 +25,7 @@ __all__ = [
 
 READERS = {name: (f"skeletonllm.formats.{name}", f"read_{name}") for name in FORMATS}
 WRITERS = {name: (f"skeletonllm.formats.{name}", f"write_{name}") for name in ("ntu", "ucla", "kinetics", "humanml3d")}
+WRITERS["bvh"] = ("skeletonllm.formats.bvh_writer", "write_bvh")
 
 
 def _function(table: dict[str, tuple[str, str]], name: str, kind: str):
@@ -41,7 +42,7 @@ def read(path: str | Path, format: str | None = None) -> SkeletonSequence:
 
 
 def write(path: str | Path, seq: SkeletonSequence, format: str) -> None:
-    """Write ``seq`` to ``path`` in ``format`` (ntu, ucla, kinetics or humanml3d)."""
+    """Write ``seq`` to ``path`` in ``format`` (ntu, ucla, kinetics, humanml3d or bvh)."""
     _function(WRITERS, format, "writer")(path, seq)
 
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from skeletonllm.formats.topology import Topology
+if TYPE_CHECKING:  # topology.from_hierarchy reads joint names with this module
+    from skeletonllm.formats.topology import Topology
 
 PARTS = ("head", "neck", "torso", "pelvis", "upper arm", "forearm", "hand", "thigh", "shin", "foot")
 SIDES = ("left", "right", "centre")

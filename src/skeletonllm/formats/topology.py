@@ -148,21 +148,31 @@ def register(topology: Topology) -> Topology:
 
 
 def from_hierarchy(name: str, joint_names: list[str], parents: list[int]) -> Topology:
-    """Build and register a 3D topology from a kinematic hierarchy (BVH), finding landmarks by joint name."""
+    """Build and register a 3D topology from a kinematic hierarchy (BVH), finding landmarks by joint name.
+
+    Names are read as joint kinds (formats.body_parts): the spine is the path from the root to the first head
+    joint (or the chest and neck joints when no joint is a head); shoulders and hips are the last shoulder and
+    the first hip joint of each side. A landmark no name tells falls back to the root.
+    """
+    from skeletonllm.formats.body_parts import name_kind, name_side
+
     names = tuple(joint_names)
-    lowered = [n.lower() for n in names]
-
-    def find(*needles: str, default: int) -> int:
-        for needle in needles:
-            for index, joint in enumerate(lowered):
-                if needle in joint:
-                    return index
-        return default
-
+    kinds, sides = [name_kind(n) for n in names], [name_side(n) for n in names]
     root = parents.index(-1)
-    spine = tuple(i for i, n in enumerate(lowered) if any(k in n for k in ("spine", "chest", "neck", "head")))
-    shoulders = (find("leftshoulder", "leftarm", "l_shoulder", default=root),
-                 find("rightshoulder", "rightarm", "r_shoulder", default=root))
-    hips = (find("leftupleg", "lefthip", "leftthigh", "l_hip", default=root),
-            find("rightupleg", "righthip", "rightthigh", "r_hip", default=root))
-    return register(Topology(name, names, tuple(parents), 3, root, (root, *spine), shoulders, hips, _pairs_by_name(names)))
+
+    def path_to(joint: int) -> tuple[int, ...]:
+        chain = [joint]
+        while parents[chain[-1]] >= 0:
+            chain.append(parents[chain[-1]])
+        return tuple(reversed(chain))
+
+    heads = [j for j, kind in enumerate(kinds) if kind == "head"]
+    spine = path_to(heads[0]) if heads else (root, *(j for j, k in enumerate(kinds) if k in ("chest", "neck")))
+
+    def landmark(kind: str, side: str, last: bool) -> int:
+        found = [j for j in range(len(names)) if kinds[j] == kind and sides[j] == side]
+        return (found[-1] if last else found[0]) if found else root
+
+    shoulders = (landmark("shoulder", "left", True), landmark("shoulder", "right", True))
+    hips = (landmark("hip", "left", False), landmark("hip", "right", False))
+    return register(Topology(name, names, tuple(parents), 3, root, spine, shoulders, hips, _pairs_by_name(names)))

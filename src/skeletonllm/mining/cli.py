@@ -79,8 +79,8 @@ def mine(args: argparse.Namespace, names: tuple[str, ...], out: Path) -> dict[st
         data = args.data or (Path(args.classes) if Path(args.classes).is_dir() else None)
         if data is None:
             raise ValueError("--backend kinematic needs a prepared dataset: --data results/data/<dataset>")
-        features = kinematic.class_features(data, len(names))  # [N, F]
-        return neighbours.top_k(names, kinematic.similarity(features), args.top_k)
+        features, groups = kinematic.class_features(data, len(names))  # [N, F]
+        return neighbours.top_k(names, kinematic.similarity(features, groups), args.top_k)
     if args.backend == "llm":
         from skeletonllm.mining import llm
 

@@ -2,8 +2,10 @@
 
 Per sample (first = most active body, joints relative to its root joint): the mean position of each joint, the
 spread (std over time) of each joint, the mean speed of each joint, and for two-person clips the fraction of frames
-with a second body and the mean distance between the two roots. Each statistic is averaged over a class's samples,
-standardised across classes, and classes are compared by negative Euclidean distance.
+with a second body and the mean distance between the two roots. Each statistic is averaged over a class's samples
+and standardised across classes; each of the four groups (positions, spreads, speeds, two-person) then weighs the
+same, so that the two two-person statistics are not drowned by the J*C positions. Classes are compared by negative
+Euclidean distance.
 """
 
 from __future__ import annotations
@@ -29,8 +31,14 @@ def sample_features(joints: np.ndarray, root: int) -> np.ndarray:
     return np.concatenate([mean_position, spread, speed, [present.mean(), root_distance]]).astype(np.float64)
 
 
-def class_features(directory: str | Path, num_classes: int) -> np.ndarray:
-    """Class-mean features [N, F] of a prepared dataset (poses.npy + index.parquet + manifest.json)."""
+def feature_groups(num_joints: int, dims: int) -> list[int]:
+    """Sizes of the groups of sample_features, in order: mean positions, spreads, speeds, two-person statistics."""
+    return [num_joints * dims, num_joints, num_joints, 2]
+
+
+def class_features(directory: str | Path, num_classes: int) -> tuple[np.ndarray, list[int]]:
+    """Class-mean features [N, F] of a prepared dataset (poses.npy + index.parquet + manifest.json) and their
+    feature_groups."""
     from skeletonllm.data.prepared import DatasetError, PreparedDataset
 
     try:
@@ -53,11 +61,13 @@ def class_features(directory: str | Path, num_classes: int) -> np.ndarray:
     empty = [i for i in range(num_classes) if counts[i] == 0]
     if empty:
         raise ValueError(f"{directory}: no samples for class ids {empty}; every class needs samples")
-    return sums / counts[:, None]
+    return sums / counts[:, None], feature_groups(dataset.topology.num_joints, dataset.topology.dims)
 
 
-def similarity(features: np.ndarray) -> np.ndarray:
-    """Negative Euclidean distance [N, N] between standardised class features [N, F]."""
+def similarity(features: np.ndarray, groups: list[int]) -> np.ndarray:
+    """Negative Euclidean distance [N, N] between class features [N, F], standardised per feature and weighted
+    1/sqrt(group size) so that every group of features (sizes `groups`, summing to F) counts the same."""
     scale = features.std(axis=0)
-    z = (features - features.mean(axis=0)) / np.where(scale > 0, scale, 1.0)  # [N, F]
+    weights = np.concatenate([np.full(size, 1.0 / np.sqrt(size)) for size in groups])  # [F]
+    z = (features - features.mean(axis=0)) / np.where(scale > 0, scale, 1.0) * weights  # [N, F]
     return -np.linalg.norm(z[:, None, :] - z[None, :, :], axis=-1)

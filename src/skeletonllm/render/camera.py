@@ -1,11 +1,12 @@
 """Clip framing for the renderers: body presence, uniform temporal sampling, 2D->3D lifting and a pinhole camera.
 
-World coordinates are the prepared poses. 3D topologies follow the Kinect/HumanML3D convention (y up); the
-camera looks along world +z with image x = -world x and image y = -world y (Kinect's x grows to the sensor's
-left), which is a proper rotation. 2D topologies are image coordinates (x right, y down): they are lifted to
-z = 0 (a constant depth) and viewed with the identity rotation. The camera (OpenCV: x right, y down, z forward)
-looks at the centroid of all present joints of the clip from the distance at which a sphere holding every
-present joint fills the 60-degree field of view (with a margin), so the same camera serves every frame.
+World coordinates are the prepared poses. 3D poses are in the canonical body frame (y up, the body facing the
+camera at its first frame, its right at +x; data/canonical.py); the camera looks along world +z with image
+x = -world x and image y = -world y, which is a proper rotation. 2D topologies are image coordinates (x right,
+y down): they are lifted to z = 0 (a constant depth) and viewed with the identity rotation. The camera (OpenCV:
+x right, y down, z forward) looks at the centre of the bounding box of the clip's framed joints (all but hands and
+feet, so that every format of one motion gets the same camera) from the distance at which a sphere holding them
+fills the 60-degree field of view (with a margin), so the same camera serves every frame.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 
 from skeletonllm.formats.topology import Topology
 
-FRAME_MARGIN = 1.15  # the framed sphere is this much larger than the farthest joint
+FRAME_MARGIN = 1.25  # the framed sphere is this much larger than the farthest framed joint
 MIN_RADIUS = 1e-3  # a clip whose joints all coincide is framed as a sphere of this radius
 
 
@@ -76,23 +77,42 @@ def view_rotation(planar: bool, dtype=torch.float32, device=None) -> torch.Tenso
     return torch.diag(torch.tensor(signs, dtype=dtype, device=device))
 
 
-def frame_clip(points: torch.Tensor, present: torch.Tensor, fov_deg: float, planar: bool):
+def framing_joints(topology: Topology) -> torch.Tensor:
+    """bool [J]: the joints a camera frames, all but the hands and feet, which formats draw with different joints
+    (NTU's hand tips and thumbs, BVH fingers and toes, none in Kinetics' OpenPose): so that one motion in any
+    format gets the same camera. The margin keeps hands and feet in view."""
+    from skeletonllm.formats.body_parts import joint_labels
+
+    parts, _ = joint_labels(topology)
+    framed = torch.tensor([part not in ("hand", "foot") for part in parts])
+    return framed if framed.any() else torch.ones(topology.num_joints, dtype=torch.bool)
+
+
+def frame_clip(points: torch.Tensor, present: torch.Tensor, fov_deg: float, planar: bool,
+               framed: torch.Tensor | None = None):
     """The camera of each clip: (viewmat float [B, 4, 4], centre float [B, 3], radius float [B], distance [B]).
 
-    points: float [B, T, M, J, 3] world joints (2D lifted); present: bool [B, T, M]. The camera looks at the
-    centroid of the present joints from `distance` = radius / sin(fov / 2), radius being FRAME_MARGIN times the
-    largest distance of a present joint from the centroid. No gradient flows into the camera.
+    points: float [B, T, M, J, 3] world joints (2D lifted); present: bool [B, T, M]; framed: bool [J], the joints to
+    frame (default all). Of the framed joints of present bodies that are not missing (all-zero), the camera looks
+    at the centre of their bounding box from `distance` = radius / sin(fov / 2), radius being FRAME_MARGIN times
+    the largest distance of one of them from that centre. No gradient flows into the camera.
     """
     with torch.no_grad():
-        weights = present[..., None].expand(points.shape[:-1]).to(points.dtype)  # [B, T, M, J]
-        count = weights.flatten(1).sum(1).clamp_min(1.0)  # [B]
-        centre = (points * weights[..., None]).flatten(1, 3).sum(1) / count[:, None]  # [B, 3]
-        offsets = (points - centre[:, None, None, None]).norm(dim=-1) * weights  # [B, T, M, J]
+        seen = present[..., None] & (points != 0).any(-1)  # [B, T, M, J]
+        if framed is not None:
+            seen = seen & framed.to(seen.device)
+        empty = ~seen.flatten(1).any(1)  # [B] clips with nothing to frame
+        seen = seen | empty[:, None, None, None]  # ... frame all of them (zeros): the origin
+        flat, mask = points.flatten(1, 3), seen.flatten(1)[..., None]  # [B, P, 3], [B, P, 1]
+        low = torch.where(mask, flat, torch.full_like(flat, torch.inf)).amin(1)  # [B, 3]
+        high = torch.where(mask, flat, torch.full_like(flat, -torch.inf)).amax(1)  # [B, 3]
+        centre = 0.5 * (low + high)  # [B, 3]
+        offsets = (points - centre[:, None, None, None]).norm(dim=-1) * seen  # [B, T, M, J]
         radius = (offsets.flatten(1).amax(1) * FRAME_MARGIN).clamp_min(MIN_RADIUS)  # [B]
         distance = radius / math.sin(math.radians(fov_deg) / 2.0)  # [B]
         rotation = view_rotation(planar, points.dtype, points.device)  # [3, 3]
         eye = centre.clone()
-        eye[:, 2] -= distance  # the camera sits behind the centroid along the viewing direction (world +z)
+        eye[:, 2] -= distance  # the camera sits behind the centre along the viewing direction (world +z)
         viewmat = torch.zeros(points.shape[0], 4, 4, dtype=points.dtype, device=points.device)
         viewmat[:, :3, :3] = rotation
         viewmat[:, :3, 3] = -(eye @ rotation.T)
@@ -115,7 +135,7 @@ class Clip:
     present: torch.Tensor  # bool [B, F, M]
     canonical: torch.Tensor  # [B, M, J, 3] each body's first present frame (zeros if never present)
     viewmat: torch.Tensor  # [B, 4, 4] world -> camera
-    centre: torch.Tensor  # [B, 3] centroid of the present joints
+    centre: torch.Tensor  # [B, 3] centre of the framed joints' bounding box
     radius: torch.Tensor  # [B] framed radius
     distance: torch.Tensor  # [B] camera distance to the centre
 
@@ -141,7 +161,8 @@ def sample_clip(joints: torch.Tensor, topology: Topology, frames: int, fov_deg: 
     check_joints(joints, topology, max_bodies)
     points_all = lift_to_3d(joints)  # [B, T, M, J, 3]
     present_all = body_presence(joints)  # [B, T, M]
-    viewmat, centre, radius, distance = frame_clip(points_all, present_all, fov_deg, topology.dims == 2)
+    viewmat, centre, radius, distance = frame_clip(points_all, present_all, fov_deg, topology.dims == 2,
+                                                   framing_joints(topology))
     indices = frame_indices(present_all, frames)  # [B, F]
     batch, _, bodies = present_all.shape
     first = present_all.int().argmax(1)  # [B, M] first present frame (0 if never)

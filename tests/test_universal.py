@@ -1,0 +1,151 @@
+"""One DrAction for every format, in one canonical body frame.
+
+The same synthetic performance is written by the project's own writers as NTU .skeleton, NW-UCLA json,
+HumanML3D npy, BVH (CMU-style: T-pose offsets, facing away along +z like HumanML3D) and Kinetics-skeleton json
+(2D), read back through format detection and normalized as prepare does. The 3D formats must agree on where the
+body is and which way it faces, one saved DrAction must draw them all with overlapping silhouettes, and the 2D
+clip must come out upright.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from skeletonllm.cli import main
+from skeletonllm.data.normalize import normalize_sequence
+from skeletonllm.data.synth.actions import SYNTH_CLASSES
+from skeletonllm.data.synth.formats import humanml3d_sequence, kinetics_sequence, ntu_sequence, ucla_sequence
+from skeletonllm.data.synth.scene import Sample, camera_for, perform
+from skeletonllm.formats import read, write
+from skeletonllm.render.camera import intrinsics, sample_clip
+from skeletonllm.render.draction import DrAction, DrActionConfig
+
+FRAMES, SIZE = 4, 96
+LANDMARKS = ("left hip", "right hip", "left shoulder", "right shoulder", "head")
+THREE_D = ("ntu", "ucla", "humanml3d", "bvh")
+
+
+def _written(directory, action: str, camera_index: int) -> dict:
+    """{format: path} of one performance written in every format (one body)."""
+    sample = Sample(SYNTH_CLASSES.index(action) + 1, 1, 1)
+    people = perform(0, sample, 10, 30.0)
+    camera = camera_for(0, sample, camera_index)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {"ntu": directory / "S001C002P001R001A001.skeleton", "ucla": directory / "a01_s01_e01_v02.json",
+             "humanml3d": directory / "new_joints" / "000001.npy", "bvh": directory / "take.bvh",
+             "kinetics": directory / "clip.json"}
+    ntu = ntu_sequence(0, sample, camera_index, camera, people[:1])
+    ntu.meta.pop("body_ids", None)  # a file of exactly one performer: the writer numbers it
+    write(paths["ntu"], _first_body(ntu), "ntu")
+    write(paths["ucla"], ucla_sequence(0, sample, camera_index, camera, people[0]), "ucla")
+    humanml3d = humanml3d_sequence(0, sample, people[0])
+    write(paths["humanml3d"], humanml3d, "humanml3d")
+    write(paths["bvh"], humanml3d, "bvh")
+    write(paths["kinetics"], kinetics_sequence(0, sample, camera_index, camera, people[:1]), "kinetics")
+    return paths
+
+
+def _first_body(seq):
+    """The sequence restricted to its first body slot, with the per-slot meta cut to match."""
+    meta = {key: (value[:, :1] if isinstance(value, np.ndarray) and value.ndim >= 2 else value)
+            for key, value in seq.meta.items()}
+    scores = None if seq.scores is None else seq.scores[:, :1]
+    return type(seq)(seq.joints[:, :1], scores, seq.topology, seq.fps, meta)
+
+
+@pytest.fixture(scope="module")
+def performances(tmp_path_factory):
+    root = tmp_path_factory.mktemp("universal")
+    return {action: _written(root / action.replace(" ", "_"), action, camera)
+            for action, camera in (("wave right hand", 2), ("kick with left leg", 3), ("sit down", 1))}
+
+
+def _landmarks(seq) -> np.ndarray:
+    """float [T, 5, 3]: hips, shoulders and head of body 0, found by name in any topology."""
+    names = [name.lower().replace("_", " ") for name in seq.topology.joint_names]
+    return seq.joints[:, 0, [names.index(name) for name in LANDMARKS]]
+
+
+@pytest.mark.parametrize("action", ["wave right hand", "kick with left leg", "sit down"])
+def test_every_3d_format_lands_in_one_canonical_frame(performances, action):
+    normalized = {fmt: normalize_sequence(read(performances[action][fmt])) for fmt in THREE_D}
+    assert {read(performances[action][fmt]).meta["format"] for fmt in THREE_D} == set(THREE_D)
+    raw = {fmt: read(performances[action][fmt]) for fmt in ("ntu", "humanml3d")}
+    raw_front = [np.cross([0, 1, 0], _landmarks(seq)[0, 1] - _landmarks(seq)[0, 0]) for seq in raw.values()]
+    assert raw_front[0][2] < 0 < raw_front[1][2]  # as captured: NTU faces its sensor, HumanML3D faces +z (away)
+    points = {fmt: _landmarks(seq) for fmt, seq in normalized.items()}  # [T, 5, 3] each
+    assert len({p.shape[0] for p in points.values()}) == 1  # the same frames in every format
+    for fmt, landmarks in points.items():
+        for other in THREE_D:
+            distance = np.linalg.norm(landmarks - points[other], axis=-1)  # [T, 5]
+            assert distance[0].max() < 0.05, (fmt, other, distance[0])  # first frame: within 5 cm
+            assert np.median(distance) < 0.05, (fmt, other)  # and throughout
+        hips, shoulders = landmarks[0, :2], landmarks[0, 2:4]
+        right = hips[1] - hips[0] + shoulders[1] - shoulders[0]
+        assert right[0] > 0.9 * np.linalg.norm(right), fmt  # the body's right is +x: it faces the camera
+        front = np.cross([0.0, 1.0, 0.0], right)
+        assert front[2] < -0.9 * np.linalg.norm(front), fmt  # its front faces -z, towards the camera
+        seen = (landmarks != 0).any(-1).all(-1)  # [T] frames with every landmark (NW-UCLA loses joints at times)
+        assert seen.mean() > 0.8 and (landmarks[seen, 4, 1] > landmarks[seen, 2:4, 1].max(-1)).all(), fmt
+        rotation = np.array(normalized[fmt].meta["normalization"]["rotation"]).reshape(3, 3)
+        np.testing.assert_allclose(np.linalg.det(rotation), 1.0, atol=1e-6)  # a rotation: no mirroring
+
+
+def test_the_canonical_frame_can_be_turned_off(performances):
+    seq = read(performances["wave right hand"]["humanml3d"])
+    off = normalize_sequence(seq, canonical=False)
+    assert off.meta["normalization"]["rotation"] == [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    hips = _landmarks(off)[0, :2]
+    assert hips[1, 0] < hips[0, 0]  # captured facing away: the right hip at -x
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("weights")
+    model = DrAction(DrActionConfig(frames=FRAMES, size=SIZE, seed=11))
+    with torch.no_grad():
+        model.head[-1].bias[3] = 4.0  # opaque Gaussians: silhouettes that are easy to compare
+    return model.save(directory)
+
+
+def _alpha(model: DrAction, path) -> torch.Tensor:
+    seq = normalize_sequence(read(path))
+    with torch.no_grad():
+        return model.render(torch.from_numpy(seq.joints)[None], seq.topology)[1][0]  # [F, H, W]
+
+
+def test_one_draction_renders_every_format_alike(performances, weights, tmp_path):
+    model = DrAction.load(weights)
+    for action, paths in performances.items():
+        masks = {fmt: _alpha(model, paths[fmt]) > 0.5 for fmt in THREE_D}  # [F, H, W] each
+        for fmt in THREE_D:
+            assert masks[fmt].float().mean() > 0.02, (action, fmt)  # the body is drawn
+            for other in THREE_D:
+                iou = (masks[fmt] & masks[other]).sum() / (masks[fmt] | masks[other]).sum()  # over the clip
+                print(f"{action}: IoU {fmt}/{other} {float(iou):.3f}")
+                assert iou >= 0.7, (action, fmt, other, float(iou))
+    for fmt, path in performances["wave right hand"].items():  # the CLI contract: any format, the same weights
+        out = tmp_path / fmt
+        assert main(["render", str(path), "--renderer", "draction", "--weights", str(weights), "--frames",
+                     str(FRAMES), "--size", str(SIZE), "--out", str(out)]) == 0, fmt
+        assert (out / "frame_00.png").is_file(), fmt
+
+
+def test_2d_pose_renders_upright(performances, weights):
+    model = DrAction.load(weights)
+    seq = normalize_sequence(read(performances["wave right hand"]["kinetics"]))
+    assert seq.topology.dims == 2
+    joints = torch.from_numpy(seq.joints)[None]
+    with torch.no_grad():
+        _, alpha = model.render(joints, seq.topology)  # [1, F, H, W]
+    clip = sample_clip(joints, seq.topology, FRAMES, 60.0)
+    cam = clip.points[0, :, 0] @ clip.viewmat[0, :3, :3].T + clip.viewmat[0, :3, 3]  # [F, J, 3]
+    pixels = (cam @ intrinsics(SIZE, 60.0, 1)[0].T)[..., :2] / cam[..., 2:]  # [F, J, 2]
+    names = seq.topology.joint_names
+    nose, ankles = pixels[:, names.index("nose")], pixels[:, [names.index("left ankle"), names.index("right ankle")]]
+    assert (nose[:, 1] < ankles[..., 1].amin(-1) - 0.3 * SIZE).all()  # the head is drawn well above the feet
+    for frame in range(FRAMES):
+        for x, y in (nose[frame], *ankles[frame]):
+            assert alpha[0, frame, int(y), int(x)] > 0.5  # and the body is drawn there
