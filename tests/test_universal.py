@@ -149,3 +149,27 @@ def test_2d_pose_renders_upright(performances, weights):
     for frame in range(FRAMES):
         for x, y in (nose[frame], *ankles[frame]):
             assert alpha[0, frame, int(y), int(x)] > 0.5  # and the body is drawn there
+
+
+def test_a_tilted_sensor_is_levelled():
+    """Real NTU clips keep the Kinect's tilt (the spine leans up to 25 degrees): the canonical frame removes it."""
+    sample = Sample(SYNTH_CLASSES.index("wave right hand") + 1, 1, 1)
+    seq = _first_body(ntu_sequence(0, sample, 1, camera_for(0, sample, 1), perform(0, sample, 10, 30.0)[:1]))
+    angle = np.radians(25.0)
+    tilt = np.array([[1, 0, 0], [0, np.cos(angle), -np.sin(angle)], [0, np.sin(angle), np.cos(angle)]])
+    tilted = type(seq)((seq.joints @ tilt.T.astype(np.float32)) * (seq.joints != 0), seq.scores, seq.topology,
+                       seq.fps, dict(seq.meta))
+    level, levelled = normalize_sequence(seq), normalize_sequence(tilted)
+    assert np.abs(levelled.joints - level.joints).max() < 1e-3
+    rotation = np.array(levelled.meta["normalization"]["rotation"]).reshape(3, 3)
+    assert np.degrees(np.arccos(rotation[1] @ [0.0, 1.0, 0.0])) > 20  # it undid a tilt of the captured up
+
+
+def test_two_people_are_seen_side_on():
+    """A pair that faces each other is seen in profile, side by side, so that neither hides the other."""
+    sample = Sample(SYNTH_CLASSES.index("shake hands") + 1, 1, 1)
+    people = perform(0, sample, 10, 30.0)
+    seq = normalize_sequence(ntu_sequence(0, sample, 1, camera_for(0, sample, 1), people))
+    hips = seq.joints[0][:, list(seq.topology.hips)].mean(axis=1)  # [2, 3]
+    apart = hips[1] - hips[0]
+    assert abs(apart[0]) > 0.5 and abs(apart[2]) < 0.2 * abs(apart[0])  # apart along x, at one depth

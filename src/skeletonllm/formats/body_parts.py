@@ -86,16 +86,17 @@ def bone_part(child_kind: str, parent_kind: str) -> str:
     return _ENDING.get(child_kind, "torso")
 
 
-def geometric_kinds(parents: tuple[int, ...], root: int, rest: np.ndarray) -> list[str]:
+def geometric_kinds(parents: tuple[int, ...], root: int, rest: np.ndarray) -> tuple[list[str], list[int]]:
     """Joint kinds from the tree and a rest pose rest [J, 3] (y up): the chain from the root to the highest joint
-    is chest, neck and head; branches off the root that hang below it are legs, the other branches arms."""
+    is chest, neck and head; branches off the root that hang below it are legs, the other branches arms. Also the
+    branch (limb) each joint belongs to: -1 on the root-to-head chain, else the index of the branch's first joint."""
     children = [[c for c, p in enumerate(parents) if p == j] for j in range(len(parents))]
     heights = rest[:, 1]  # [J]
 
     def top(joint: int) -> float:
         return max([float(heights[joint]), *(top(child) for child in children[joint])])
 
-    kinds = [UNKNOWN] * len(parents)
+    kinds, branch = [UNKNOWN] * len(parents), [-1] * len(parents)
     kinds[root] = "pelvis"
     spine, joint = [], root
     while children[joint]:
@@ -104,17 +105,17 @@ def geometric_kinds(parents: tuple[int, ...], root: int, rest: np.ndarray) -> li
     for index, joint in enumerate(spine):
         kinds[joint] = "head" if index == len(spine) - 1 else "neck" if index == len(spine) - 2 else "chest"
 
-    def limb(joint: int, chain: tuple[str, ...]) -> None:  # every joint of a branch takes the next kind of chain
-        kinds[joint] = chain[0]
+    def limb(joint: int, chain: tuple[str, ...], start: int) -> None:  # each joint takes the next kind of chain
+        kinds[joint], branch[joint] = chain[0], start
         for child in children[joint]:
-            limb(child, chain[1:] or chain[-1:])
+            limb(child, chain[1:] or chain[-1:], start)
 
     for joint in [root, *spine]:
         for child in children[joint]:
             if child not in spine:
                 leg = joint == root and heights[child] <= heights[root]
-                limb(child, _LEG if leg else _ARM)
-    return kinds
+                limb(child, _LEG if leg else _ARM, child)
+    return kinds, branch
 
 
 @lru_cache(maxsize=64)
@@ -131,16 +132,19 @@ def needs_geometry(topology: Topology) -> bool:
 
 def joint_labels(topology: Topology, rest: np.ndarray | None = None) -> tuple[list[str], list[str]]:
     """(part, side) of each joint: the part of the bone ending at it (the root: its own trunk part), in PARTS and
-    SIDES. rest [J, 3] (y up, facing the camera, so the body's right is +x) fills in what the names don't tell;
-    without it, unknown kinds count as torso and unsided joints as centre."""
+    SIDES. rest [J, 3] (y up, facing the camera, so the body's right is +x) fills in what the names don't tell:
+    kinds from the geometry, and a limb's side from where its joints lie on average. Without it, unknown kinds
+    count as torso and unsided joints as centre."""
     kinds, sides = (list(values) for values in named_kinds(topology))
     if rest is not None and needs_geometry(topology):
-        geometric = geometric_kinds(topology.parents, topology.root, np.asarray(rest, dtype=np.float64))
+        rest = np.asarray(rest, dtype=np.float64)
+        geometric, branch = geometric_kinds(topology.parents, topology.root, rest)
         kinds = [g if k == UNKNOWN else k for k, g in zip(kinds, geometric)]
-        span = float(np.ptp(rest[:, 1])) or 1.0
         lateral = rest[:, 0] - rest[topology.root, 0]  # [J] offset towards the body's right
-        sides = [s or ("centre" if k in _TRUNK or abs(x) < 0.05 * span else "right" if x > 0 else "left")
-                 for s, k, x in zip(sides, kinds, lateral)]
+        limb_side = {b: float(np.mean([x for x, c in zip(lateral, branch) if c == b])) for b in set(branch) - {-1}}
+        tolerance = 0.01 * (float(np.ptp(rest[:, 1])) or 1.0)
+        sides = [s or ("centre" if b < 0 or abs(limb_side[b]) < tolerance else
+                       "right" if limb_side[b] > 0 else "left") for s, b in zip(sides, branch)]
     parts = []
     for joint, parent in enumerate(topology.parents):
         if parent < 0:
