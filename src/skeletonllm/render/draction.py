@@ -64,6 +64,7 @@ class DrAction(SkeletonRenderer):
             self.head = mlp(dim, hidden, 4)  # -> RGB logits, alpha logit
             self.nfm = mlp(3 + 3 + 4, hidden, 5) if self.config.use_nfm else None  # -> deltas (RGB, alpha), gate
             with torch.no_grad():
+                self.encoder.weight.normal_(0.0, 0.5)  # distinct colours per part and side from the start
                 self.head[-1].bias[3] = 2.0  # start nearly opaque
                 if self.nfm is not None:  # start close to the base appearance
                     self.nfm[-1].weight.mul_(0.1)
