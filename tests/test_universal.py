@@ -2,7 +2,7 @@
 
 The same synthetic performance is written by the project's own writers as NTU .skeleton, NW-UCLA json,
 HumanML3D npy, BVH (CMU-style: T-pose offsets, facing away along +z like HumanML3D) and Kinetics-skeleton json
-(2D), read back through format detection and normalized as prepare does. The 3D formats must agree on where the
+(2D), and as PKU-MMD txt (numpy, no writer), read back through format detection and normalized as prepare does. The 3D formats must agree on where the
 body is and which way it faces, one saved DrAction must draw them all with overlapping silhouettes, and the 2D
 clip must come out upright.
 """
@@ -35,7 +35,7 @@ def _written(directory, action: str, camera_index: int) -> dict:
     directory.mkdir(parents=True, exist_ok=True)
     paths = {"ntu": directory / "S001C002P001R001A001.skeleton", "ucla": directory / "a01_s01_e01_v02.json",
              "humanml3d": directory / "new_joints" / "000001.npy", "bvh": directory / "take.bvh",
-             "kinetics": directory / "clip.json"}
+             "kinetics": directory / "clip.json", "pku": directory / "0001-M.txt"}
     ntu = ntu_sequence(0, sample, camera_index, camera, people[:1])
     ntu.meta.pop("body_ids", None)  # a file of exactly one performer: the writer numbers it
     write(paths["ntu"], _first_body(ntu), "ntu")
@@ -44,6 +44,9 @@ def _written(directory, action: str, camera_index: int) -> dict:
     write(paths["humanml3d"], humanml3d, "humanml3d")
     write(paths["bvh"], humanml3d, "bvh")
     write(paths["kinetics"], kinetics_sequence(0, sample, camera_index, camera, people[:1]), "kinetics")
+    pku = np.zeros((ntu.num_frames, 2, 25, 3), dtype=np.float32)  # PKU-MMD: 2 bodies x 25 joints x 3 per line
+    pku[:, 0] = ntu.joints[:, 0]
+    np.savetxt(paths["pku"], pku.reshape(len(pku), -1), fmt="%.6f")
     return paths
 
 
