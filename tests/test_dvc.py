@@ -52,9 +52,10 @@ def test_stages_mirror_the_rules():
     prepare = stages["prepare-synth"]
     assert prepare["cmd"].startswith("skeletonllm prepare --dataset synth ")
     assert prepare["deps"] == ["results/raw/synth"]
-    assert prepare["params"] == [{"config/config.yaml": ["datasets.synth", "workers"]}]
+    assert prepare["params"] == [{"config/config.yaml": ["datasets.synth", "prepare.canonical_frame", "workers"]}]
     assert sorted(prepare["outs"]) == sorted(
-        f"results/data/synth/{name}" for name in ("poses.npy", "index.parquet", "rejected.csv", "manifest.json")
+        f"results/data/synth/{name}"
+        for name in ("poses.npy", "index.parquet", "rejected.csv", "denoise.csv", "manifest.json")
     )
     assert stages["splits-synth"]["deps"] == ["results/data/synth/index.parquet"]
     for name, stage in stages.items():

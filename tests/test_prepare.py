@@ -14,6 +14,7 @@ import pytest
 from skeletonllm.bench.prepare import realistic_sequence
 from skeletonllm.cli import main
 from skeletonllm.data.datasets import missing_samples
+from skeletonllm.data.denoise import denoise_bodies
 from skeletonllm.data.normalize import EmptySequenceError, normalize_sequence
 from skeletonllm.formats import SkeletonSequence, get_topology, read, write
 
@@ -168,7 +169,7 @@ def test_prepare_store_is_memory_mappable_and_matches_normalized_files(mixed_raw
     assert poses.shape == (index["length"].sum(), 2, 25, 3)
     assert index["offset"].tolist() == np.concatenate([[0], np.cumsum(index["length"])[:-1]]).tolist()
     for row in index.itertuples():
-        expected = normalize_sequence(read(raw / row.source)).joints
+        expected = normalize_sequence(denoise_bodies(read(raw / row.source))[0]).joints
         np.testing.assert_array_equal(poses[row.offset : row.offset + row.length], expected)
         assert row.bodies == int(expected.any(axis=(0, 2, 3)).sum())
     first = index.iloc[0]
@@ -287,7 +288,7 @@ def test_every_synthetic_format_prepares_with_consistent_labels(small_synth, tmp
     else:
         assert "unit length" in manifest["normalization"]["scale"]
     for row in index.iloc[:: max(1, len(index) // 5)].itertuples():
-        expected = normalize_sequence(read(small_synth / row.source)).joints
+        expected = normalize_sequence(denoise_bodies(read(small_synth / row.source))[0]).joints
         np.testing.assert_array_equal(poses[row.offset : row.offset + row.length], expected)
     if dataset == "synth":
         interaction = index[index["label_name"] == "shake hands"]
@@ -361,7 +362,9 @@ def test_pkummd_segments_are_cut_from_the_long_sequence(tmp_path):
     ]
     poses = np.load(out / "poses.npy")
     segment = values[25:50, :75].reshape(25, 25, 3)  # the second segment's first body [T, J, 3]
-    np.testing.assert_allclose(poses[20:45, 0], segment - segment[0, 0], atol=1e-5)
+    rotation = np.asarray(index["rotation"].iloc[1], dtype=np.float64).reshape(3, 3)  # into the canonical frame
+    np.testing.assert_allclose(np.linalg.det(rotation), 1.0, atol=1e-6)
+    np.testing.assert_allclose(poses[20:45, 0], (segment - segment[0, 0]) @ rotation.T, atol=1e-5)
     rejected = _rejected(out)
     assert [(r["source"], r["line"]) for r in rejected] == [
         ("Train_Label_PKU_final/0002-L.txt", "3"), ("PKU_Skeleton_Renew/0003-M.txt", "")]

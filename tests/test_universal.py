@@ -176,3 +176,26 @@ def test_two_people_are_seen_side_on():
     hips = seq.joints[0][:, list(seq.topology.hips)].mean(axis=1)  # [2, 3]
     apart = hips[1] - hips[0]
     assert abs(apart[0]) > 0.5 and abs(apart[2]) < 0.2 * abs(apart[0])  # apart along x, at one depth
+
+
+def test_prepare_records_each_rotation_and_the_switch_turns_it_off(performances, tmp_path):
+    import json
+    import shutil
+
+    import pandas as pd
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(performances["wave right hand"]["ntu"], raw)
+    for flag, name in (([], "on"), (["--no-canonical-frame"], "off")):
+        out = tmp_path / name
+        assert main(["prepare", "--dataset", "ntu120", "--raw", str(raw), "--out", str(out), "--workers", "1",
+                     *flag]) == 0
+        rotation = np.asarray(pd.read_parquet(out / "index.parquet")["rotation"].iloc[0]).reshape(3, 3)
+        normalization = json.loads((out / "manifest.json").read_text())["normalization"]
+        if name == "on":
+            assert not np.allclose(rotation, np.eye(3)) and np.isclose(np.linalg.det(rotation), 1.0)
+            assert normalization["canonical_frame"].startswith("rotated") and normalization["rotations"]["rotated"] == 1
+        else:
+            np.testing.assert_array_equal(rotation, np.eye(3))
+            assert normalization["canonical_frame"].startswith("off") and normalization["rotations"]["rotated"] == 0

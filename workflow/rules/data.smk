@@ -72,10 +72,12 @@ rule prepare:
         poses=results("data", "{dataset}", "poses.npy"),
         index=results("data", "{dataset}", "index.parquet"),
         rejected=results("data", "{dataset}", "rejected.csv"),
+        denoise=results("data", "{dataset}", "denoise.csv"),
         manifest=results("data", "{dataset}", "manifest.json"),
     params:
         raw=ConfigValue("datasets.{dataset}", raw_dir),
         out=results("data", "{dataset}"),
+        canonical=ConfigValue("prepare.canonical_frame", lambda on: "" if on else "--no-canonical-frame"),
     threads: ConfigValue("workers")
     log:
         log_path("prepare", "{dataset}"),
@@ -85,7 +87,7 @@ rule prepare:
         **rule_resources("prepare"),
     shell:
         "skeletonllm prepare --dataset {wildcards.dataset} --raw {params.raw:q} --out {params.out:q}"
-        " --workers {threads} > {log:q} 2>&1"
+        " {params.canonical} --workers {threads} > {log:q} 2>&1"
 
 
 rule splits:

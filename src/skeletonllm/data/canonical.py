@@ -93,10 +93,15 @@ def canonical_rotation(joints: np.ndarray, joint_present: np.ndarray, topology: 
     return np.stack([x, up, np.cross(x, up)])  # rows: the new x, y, z axes in captured coordinates
 
 
-def describe_rotation(rotation: np.ndarray) -> dict:
-    """Tilt (angle between the captured and canonical up, degrees) and yaw (turn about the canonical up, degrees,
-    of the captured x axis) of a canonical rotation [3, 3]: what the manifest summarises."""
-    tilt = math.degrees(math.acos(float(np.clip(rotation[1, 1], -1.0, 1.0))))
-    captured_x = rotation[:, 0]  # the captured x axis in canonical coordinates
-    yaw = math.degrees(math.atan2(-captured_x[2], captured_x[0]))
-    return {"tilt_deg": tilt, "yaw_deg": yaw}
+def summarize_rotations(rotations: list[list[float]]) -> dict:
+    """What the manifest records of the samples' rotations (row-major 3x3 each, captured -> canonical): how far
+    they tilted the captured up axis and turned the captured x axis about the canonical up, in degrees."""
+    if not rotations:
+        return {"samples": 0}
+    matrices = np.asarray(rotations, dtype=np.float64).reshape(-1, 3, 3)  # [S, 3, 3]
+    tilt = np.degrees(np.arccos(np.clip(matrices[:, 1, 1], -1.0, 1.0)))  # [S] captured y vs canonical y
+    yaw = np.degrees(np.arctan2(-matrices[:, 2, 0], matrices[:, 0, 0]))  # [S] captured x about canonical y
+    rotated = int((np.abs(matrices - np.eye(3)) > 1e-6).any(axis=(1, 2)).sum())
+    return {"samples": len(matrices), "rotated": rotated,
+            "tilt_deg": {"median": float(np.median(tilt)), "max": float(tilt.max())},
+            "yaw_deg_abs": {"median": float(np.median(np.abs(yaw))), "max": float(np.abs(yaw).max())}}

@@ -1,8 +1,11 @@
-"""Parse and normalize a raw dataset into the array store (poses.npy, index.parquet, rejected.csv, manifest.json).
+"""Parse, denoise and normalize a raw dataset into the array store (poses.npy, index.parquet, rejected.csv,
+denoise.csv, manifest.json).
 
-Files are processed in parallel (chunks of files per worker process) with a progress bar. Each frame keeps at most
-2 bodies (by motion energy); empty frames are dropped; coordinates are centred (2D: also scaled), as recorded in
-manifest.json. Every raw file ends up either in index.parquet (via its samples) or in rejected.csv with its reason.
+Files are processed in parallel (chunks of files per worker process) with a progress bar. Kinect bodies (NTU,
+PKU-MMD) are denoised first (ghosts and flat noise dropped, switched body ids merged; each decision in
+denoise.csv). Each frame keeps at most 2 bodies (by motion energy); empty frames are dropped; coordinates are
+centred (2D: also scaled), as recorded in manifest.json. Every raw file ends up either in index.parquet (via its
+samples) or in rejected.csv with its reason.
 """
 
 from __future__ import annotations
@@ -21,14 +24,18 @@ from pathlib import Path
 
 from skeletonllm import __version__
 from skeletonllm.data.datasets import DATASETS, DatasetSpec, find_files, get_dataset
+from skeletonllm.data.denoise import describe_denoising
+from skeletonllm.data.canonical import summarize_rotations
 from skeletonllm.data.normalize import describe_normalization
-from skeletonllm.data.samples import MAX_BODIES, FileResult, Rejection, process_chunk
-from skeletonllm.data.store import PoseWriter, combined_sha256, write_index, write_manifest, write_rejected
+from skeletonllm.data.samples import MAX_BODIES, DenoisedBody, FileResult, Rejection, SampleRules, process_chunk
+from skeletonllm.data.store import (
+    PoseWriter, combined_sha256, write_denoised, write_index, write_manifest, write_rejected,
+)
 from skeletonllm.formats import READERS
 from skeletonllm.formats.topology import get_topology
 
 BASE_COLUMNS = ["sample_id", "label", "label_name", "subject", "camera", "setup", "replication", "partition",
-                "offset", "length", "bodies", "source"]
+                "offset", "length", "bodies", "rotation", "source"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,13 +45,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="output directory of the array store")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="worker processes (default: the number of CPUs)")
+    parser.add_argument("--no-canonical-frame", dest="canonical", action="store_false",
+                        help="keep 3D poses in their captured axes instead of rotating each clip into the canonical "
+                        "body frame (spine up, the first body facing the camera); 2D poses are never rotated")
 
 
 def _ordered_results(pool: ProcessPoolExecutor | None, workers: int, chunks: list[list[str]], dataset: str, raw: Path,
-                     num_classes: int | None) -> Iterator[list[FileResult]]:
+                     rules: SampleRules) -> Iterator[list[FileResult]]:
     """Results of process_chunk over chunks, in order. With a pool, the first 4 chunks per worker are submitted
     right away (so the workers fork before any progress-bar thread exists) and one more as each one is taken."""
-    arguments = (dataset, str(raw), num_classes)
+    arguments = (dataset, str(raw), rules)
     if pool is None:
         return (process_chunk(*arguments, chunk) for chunk in chunks)
     queued = iter(chunks)
@@ -73,6 +83,7 @@ class _Collected:
 
     rows: list[dict] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    denoised: list[DenoisedBody] = field(default_factory=list)  # of the kept samples
     checksums: dict[str, str] = field(default_factory=dict)
     names_in_files: dict[int, str] = field(default_factory=dict)  # label -> name read from the files (Kinetics)
     kept_files: int = 0
@@ -82,7 +93,7 @@ class _Collected:
 def _collect(result: FileResult, writer: PoseWriter, collected: _Collected, first_source: dict[str, str]) -> None:
     """Append one file's samples to the store (rejecting repeated sample ids) and account for the file."""
     collected.checksums.update(result.checksums)
-    kept = 0
+    kept_ids = set()
     for sample in result.samples:
         sample_id = sample["sample_id"]
         if sample_id in first_source:
@@ -94,9 +105,10 @@ def _collect(result: FileResult, writer: PoseWriter, collected: _Collected, firs
         if sample["file_label_name"] is not None:
             collected.names_in_files.setdefault(sample["label"], sample["file_label_name"])
         collected.rows.append({**sample, "offset": writer.append(joints), "length": int(joints.shape[0])})
-        kept += 1
+        kept_ids.add(sample_id)
     collected.rejections.extend(result.rejections)
-    if kept:
+    collected.denoised.extend(body for body in result.denoised if body.sample_id in kept_ids)
+    if kept_ids:
         collected.kept_files += 1
     elif any(rejection.source == result.source for rejection in result.rejections):
         collected.rejected_files += 1
@@ -105,10 +117,12 @@ def _collect(result: FileResult, writer: PoseWriter, collected: _Collected, firs
 
 
 def _manifest(spec: DatasetSpec, raw: Path, files: list[Path], classes: tuple[str, ...], collected: _Collected,
-              writer: PoseWriter) -> dict:
-    """manifest.json: dataset, topology, normalization rules, classes, store shape, counts and source checksums."""
+              writer: PoseWriter, canonical: bool) -> dict:
+    """manifest.json: dataset, topology, denoising and normalization rules, classes, store shape, counts and source
+    checksums."""
     topology = get_topology(spec.topology)
     by_reason = Counter(rejection.category for rejection in collected.rejections)
+    denoised_by_reason = dict(sorted(Counter(body.reason for body in collected.denoised).items()))
     return {
         "dataset": spec.name,
         "format": spec.format,
@@ -116,7 +130,9 @@ def _manifest(spec: DatasetSpec, raw: Path, files: list[Path], classes: tuple[st
         "skeletonllm_version": __version__,
         "topology": {"name": topology.name, "num_joints": topology.num_joints, "dims": topology.dims,
                      "root": topology.root, "joint_names": list(topology.joint_names)},
-        "normalization": describe_normalization(topology, MAX_BODIES),
+        "denoise": {**describe_denoising(spec.format), "bodies_by_reason": denoised_by_reason},
+        "normalization": {**describe_normalization(topology, MAX_BODIES, canonical),
+                          "rotations": summarize_rotations([row["rotation"] for row in collected.rows])},
         "classes": list(classes),
         "poses": {"file": "poses.npy", "shape": [writer.frames, *writer.frame_shape], "dtype": "float32",
                   "axes": "[frame, body, joint, coordinate]; sample i is poses[offset:offset+length]"},
@@ -127,6 +143,7 @@ def _manifest(spec: DatasetSpec, raw: Path, files: list[Path], classes: tuple[st
             "samples_kept": len(collected.rows),
             "rejections": len(collected.rejections),
             "rejected_by_reason": dict(sorted(by_reason.items())),
+            "denoised_by_reason": denoised_by_reason,
             "frames": writer.frames,
         },
         "sources": {"count": len(collected.checksums), "combined_sha256": combined_sha256(collected.checksums),
@@ -134,8 +151,9 @@ def _manifest(spec: DatasetSpec, raw: Path, files: list[Path], classes: tuple[st
     }
 
 
-def prepare(dataset: str, raw: Path, out: Path, workers: int | None = None) -> dict:
-    """Prepare raw into the array store under out; returns the manifest."""
+def prepare(dataset: str, raw: Path, out: Path, workers: int | None = None, canonical: bool = True) -> dict:
+    """Prepare raw into the array store under out (3D poses in the canonical body frame unless canonical is False);
+    returns the manifest."""
     import pandas  # noqa: F401  (imported before the workers fork, which then start with it: readers use it)
     from tqdm import tqdm
 
@@ -153,8 +171,8 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int | None = None) -> d
     collected, first_source = _Collected(), {}
     pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else contextlib.nullcontext()
     with pool, PoseWriter(out / "poses.npy", (MAX_BODIES, topology.num_joints, topology.dims)) as writer:
-        results = _ordered_results(pool if workers > 1 else None, workers, chunks, spec.name, raw,
-                                   len(classes) if classes else None)
+        rules = SampleRules(len(classes) if classes else None, canonical)
+        results = _ordered_results(pool if workers > 1 else None, workers, chunks, spec.name, raw, rules)
         with tqdm(total=len(files), unit="file", desc=f"prepare {spec.name}", mininterval=1.0) as progress:
             for chunk_results in results:
                 for result in chunk_results:
@@ -170,7 +188,8 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int | None = None) -> d
     extra = [column for column in ("caption", "captions", "frame_start", "frame_end") if column in present]
     write_index(out / "index.parquet", collected.rows, BASE_COLUMNS + extra)
     write_rejected(out / "rejected.csv", collected.rejections)
-    manifest = _manifest(spec, raw, files, classes, collected, writer)
+    write_denoised(out / "denoise.csv", collected.denoised)
+    manifest = _manifest(spec, raw, files, classes, collected, writer, canonical)
     write_manifest(out / "manifest.json", manifest)
     return manifest
 
@@ -178,7 +197,7 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int | None = None) -> d
 def run(args: argparse.Namespace) -> int:
     """Entry point of `skeletonllm prepare`."""
     try:
-        manifest = prepare(args.dataset, args.raw, args.out, args.workers)
+        manifest = prepare(args.dataset, args.raw, args.out, args.workers, args.canonical)
     except (FileNotFoundError, KeyError, ValueError) as exc:
         print(f"skeletonllm prepare: error: {exc}", file=sys.stderr)
         return 1
@@ -188,4 +207,7 @@ def run(args: argparse.Namespace) -> int:
     if counts["rejections"]:
         reasons = ", ".join(f"{reason}: {n}" for reason, n in counts["rejected_by_reason"].items())
         print(f"rejected {counts['rejections']} ({reasons}); see {args.out / 'rejected.csv'}")
+    if counts["denoised_by_reason"]:
+        reasons = ", ".join(f"{reason}: {n}" for reason, n in counts["denoised_by_reason"].items())
+        print(f"denoising dropped or merged bodies ({reasons}); see {args.out / 'denoise.csv'}")
     return 0

@@ -1,7 +1,9 @@
 """Turn one raw file into prepared samples or rejections; runs inside prepare's worker processes.
 
-A file yields samples (one, or one per labelled segment for PKU-MMD) and rejections (source, line, reason,
-category). Every file's sha256 is computed here, from the bytes already read, so checksums cost no extra pass.
+A file yields samples (one, or one per labelled segment for PKU-MMD), rejections (source, line, reason, category)
+and the bodies that denoising dropped or merged in its samples (data/denoise.py, Kinect formats only: applied to
+each sample, so to each PKU-MMD segment on its own, before normalization). Every file's sha256 is computed here,
+from the bytes already read, so checksums cost no extra pass.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from skeletonllm.data.datasets import DatasetSpec, get_dataset, missing_samples
+from skeletonllm.data.denoise import denoise_bodies
 from skeletonllm.data.normalize import EmptySequenceError, normalize_sequence
 from skeletonllm.formats import SkeletonFormatError, SkeletonSequence, read
 
@@ -29,6 +32,25 @@ class Rejection:
 
 
 @dataclass
+class DenoisedBody:
+    """A body that denoising dropped or merged in one sample (body, reason, detail: see denoise.BodyDecision)."""
+
+    sample_id: str
+    source: str
+    body: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class SampleRules:
+    """What every sample of a prepare run is checked and normalized against."""
+
+    num_classes: int | None  # labels must lie in [0, num_classes); None: not known, not checked
+    canonical: bool = True  # rotate 3D poses into the canonical body frame
+
+
+@dataclass
 class FileResult:
     """What one raw file produced. samples: index fields plus "joints" float32 [T, 2, J, C] each."""
 
@@ -36,24 +58,31 @@ class FileResult:
     checksums: dict[str, str]
     samples: list[dict] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    denoised: list[DenoisedBody] = field(default_factory=list)
 
 
-def _sample(seq: SkeletonSequence, fields: dict, sample_id: str, source: str, spec: DatasetSpec,
-            num_classes: int | None) -> dict:
-    """Normalize a sequence into one sample (index fields + joints); labels are checked against the classes."""
+def _add_sample(seq: SkeletonSequence, fields: dict, sample_id: str, spec: DatasetSpec, rules: SampleRules,
+                result: FileResult) -> None:
+    """Denoise and normalize a sequence into one sample (index fields + joints) of result, with its denoising
+    decisions; labels are checked against the classes first."""
     label, label_name = fields["label"], None
     if spec.content_label is not None:
         label, label_name = spec.content_label(seq.meta)
-    if num_classes and not 0 <= label < num_classes:
-        raise ValueError(f"label {label} is outside the dataset's {num_classes} classes")
-    normalized = normalize_sequence(seq, MAX_BODIES)
-    sample = {**fields, "sample_id": sample_id, "label": label, "file_label_name": label_name, "source": source,
-              "bodies": len(normalized.meta["normalization"]["kept_bodies"]), "joints": normalized.joints}
+    if rules.num_classes and not 0 <= label < rules.num_classes:
+        raise ValueError(f"label {label} is outside the dataset's {rules.num_classes} classes")
+    denoised, decisions = denoise_bodies(seq)
+    normalized = normalize_sequence(denoised, MAX_BODIES, rules.canonical)
+    normalization = normalized.meta["normalization"]
+    sample = {**fields, "sample_id": sample_id, "label": label, "file_label_name": label_name,
+              "source": result.source, "bodies": len(normalization["kept_bodies"]),
+              "rotation": normalization["rotation"], "joints": normalized.joints}
     if "captions" in seq.meta:
         captions = [entry["caption"] for entry in seq.meta["captions"]]
         sample["caption"] = captions[0] if captions else ""
         sample["captions"] = captions
-    return sample
+    result.samples.append(sample)
+    result.denoised.extend(DenoisedBody(sample_id, result.source, decision.body, decision.reason, decision.detail)
+                           for decision in decisions)
 
 
 def _label_file(spec: DatasetSpec, skeleton: Path) -> Path | None:
@@ -65,7 +94,7 @@ def _label_file(spec: DatasetSpec, skeleton: Path) -> Path | None:
 
 
 def _segments(seq: SkeletonSequence, fields: dict, skeleton: Path, raw: Path, spec: DatasetSpec,
-              num_classes: int | None, result: FileResult) -> None:
+              rules: SampleRules, result: FileResult) -> None:
     """Cut PKU-MMD segments (label file rows `action,start,end,confidence`, action 1-based) into samples."""
     label_path = _label_file(spec, skeleton)
     if label_path is None:
@@ -83,9 +112,8 @@ def _segments(seq: SkeletonSequence, fields: dict, skeleton: Path, raw: Path, sp
                 raise ValueError(f"segment {start}..{end} is outside the {seq.num_frames} frames of {result.source}")
             scores = None if seq.scores is None else seq.scores[start:end]
             part = SkeletonSequence(seq.joints[start:end], scores, seq.topology, seq.fps, dict(seq.meta))
-            sample = _sample(part, {**fields, "label": action - 1}, f"{skeleton.stem}_{number:03d}",
-                             result.source, spec, num_classes)
-            result.samples.append({**sample, "frame_start": start, "frame_end": end})
+            _add_sample(part, {**fields, "label": action - 1, "frame_start": start, "frame_end": end},
+                        f"{skeleton.stem}_{number:03d}", spec, rules, result)
         except (ValueError, EmptySequenceError) as exc:
             result.rejections.append(Rejection(label_source, number, f"bad segment: {exc}", "bad segment"))
     if not result.samples:
@@ -93,8 +121,8 @@ def _segments(seq: SkeletonSequence, fields: dict, skeleton: Path, raw: Path, sp
                                            "no segment kept"))
 
 
-def process_file(spec: DatasetSpec, raw: Path, path: Path, num_classes: int | None) -> FileResult:
-    """Read, label and normalize one raw file; every failure becomes a Rejection naming the line and reason."""
+def process_file(spec: DatasetSpec, raw: Path, path: Path, rules: SampleRules) -> FileResult:
+    """Read, label, denoise and normalize one raw file; every failure becomes a Rejection naming the line and reason."""
     source = path.relative_to(raw).as_posix()
     try:
         data = path.read_bytes()
@@ -122,10 +150,10 @@ def process_file(spec: DatasetSpec, raw: Path, path: Path, num_classes: int | No
     except SkeletonFormatError as exc:
         return reject(exc.line, exc.reason, "format error")
     if spec.label_dirs:
-        _segments(seq, fields, path, raw, spec, num_classes, result)
+        _segments(seq, fields, path, raw, spec, rules, result)
         return result
     try:
-        result.samples.append(_sample(seq, fields, path.stem, source, spec, num_classes))
+        _add_sample(seq, fields, path.stem, spec, rules, result)
     except EmptySequenceError:
         return reject(None, f"no body in any of its {seq.num_frames} frames", "no body")
     except (ValueError, KeyError) as exc:
@@ -133,8 +161,8 @@ def process_file(spec: DatasetSpec, raw: Path, path: Path, num_classes: int | No
     return result
 
 
-def process_chunk(dataset: str, raw: str, num_classes: int | None, paths: list[str]) -> list[FileResult]:
+def process_chunk(dataset: str, raw: str, rules: SampleRules, paths: list[str]) -> list[FileResult]:
     """process_file over a chunk of paths (the unit of work sent to a worker process)."""
     spec, root = get_dataset(dataset), Path(raw)
-    return [process_file(spec, root, Path(path), num_classes) for path in paths]
+    return [process_file(spec, root, Path(path), rules) for path in paths]
 

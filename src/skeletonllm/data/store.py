@@ -1,4 +1,5 @@
-"""The prepared array store: poses.npy written incrementally, index.parquet, rejected.csv and manifest.json."""
+"""The prepared array store: poses.npy written incrementally, index.parquet, rejected.csv, denoise.csv and
+manifest.json."""
 
 from __future__ import annotations
 
@@ -82,6 +83,15 @@ def write_rejected(path: Path, rejections: list) -> None:
         writer.writerow(["source", "line", "reason"])
         for rejection in rejections:
             writer.writerow([rejection.source, "" if rejection.line is None else rejection.line, rejection.reason])
+
+
+def write_denoised(path: Path, denoised: list) -> None:
+    """denoise.csv: sample_id, source, body, reason, detail; one row per body denoising dropped or merged."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sample_id", "source", "body", "reason", "detail"])
+        for row in denoised:
+            writer.writerow([row.sample_id, row.source, row.body, row.reason, row.detail])
 
 
 def combined_sha256(checksums: dict[str, str]) -> str:

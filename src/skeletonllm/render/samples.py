@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from skeletonllm.data import prepared
+from skeletonllm.data.denoise import denoise_bodies
 from skeletonllm.data.normalize import normalize_sequence
 from skeletonllm.data.prepared import DatasetError
 from skeletonllm.formats import Topology, read
@@ -51,7 +52,7 @@ def load_raw_clip(path: str | Path, format: str | None = None) -> Clip:
     path = Path(path)
     if not path.is_file():
         raise ClipError(f"{path}: no such file")
-    seq = normalize_sequence(read(path, format))
+    seq = normalize_sequence(denoise_bodies(read(path, format))[0])
     label = seq.meta.get("label")
     return Clip(path.stem, seq.joints, seq.topology, str(path), None if label is None else str(label))
 
