@@ -1,7 +1,8 @@
 """Load the clips that `skeletonllm render` draws: a raw skeleton file or a sample of a prepared dataset.
 
-A raw file of any supported format is read with `skeletonllm.formats.read` and normalized exactly as prepare
-does (`normalize_sequence`: at most 2 bodies, empty frames dropped, centred). A prepared sample is named
+A raw file of any supported format is read with `skeletonllm.formats.read`, denoised and normalized exactly as
+prepare does (`denoise_bodies` for Kinect files, then `normalize_sequence`: at most 2 bodies, empty frames
+dropped, centred, 3D poses in the canonical body frame). A prepared sample is named
 `PREPARED_DIR:SAMPLE_ID`, where PREPARED_DIR is a prepare output (results/data/<dataset>/ with poses.npy,
 index.parquet and manifest.json); its frames are sliced from the memory-mapped poses.npy at the index row's
 offset and length. `preview_sample_ids` picks the few samples, from different classes, that previews show.
