@@ -291,6 +291,13 @@ def _cases() -> list[tuple[str, str, int, str]]:
         ("exponent-in-bad-line", edit(20, joint_line(15).replace("250.5", "2.5e+2 7")), 20, "13 fields"),
         ("long-number-bad-state", edit(21, joint_line(16).replace("250.5", "1234567890123456789") + "0"), 21, "state"),
         ("duplicate-then-fine", edit(58, BODY_LINE.format(ID_A).replace(" 0 1 1 ", " 1e-3 1 1 ")), 58, "twice"),
+        # a deleted joint line: the body's joints end one line early, on the next count or body line
+        ("missing-joint-before-count", edit(10, None), 29, f"joint line missing: body {ID_A} of frame 1 has 24 of "
+         "25 joint lines (line 29 holds 1 field, a count line, where joint 25 was expected)"),
+        ("missing-joint-before-body", edit(57, None), 57, f"joint line missing: body {ID_A} of frame 2 has 24 of "
+         "25 joint lines (line 57 holds 10 fields, a body line, where joint 25 was expected)"),
+        ("missing-first-joint-before-body", edit(33, None), 57, "body line, where joint 25 was expected"),
+        ("missing-last-joint-of-the-file", edit(84, None), 84, "truncated: file ends where joint 25"),
     ]
 
 

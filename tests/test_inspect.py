@@ -1,4 +1,5 @@
-"""`skeletonllm inspect FILE [--json]` through the real CLI entry point, on files our writers produce."""
+"""`skeletonllm inspect FILE [--json]` through the real CLI entry point, on files our writers produce; text files
+that are not skeletons (HumanML3D captions, notes) are told apart from PKU-MMD txt."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from skeletonllm.cli import main
-from skeletonllm.formats import SkeletonSequence, get_topology, write
+from skeletonllm.formats import SkeletonFormatError, SkeletonSequence, detect_format, get_topology, read, write
 
 KEYS = {"format", "topology", "frames", "bodies", "joints", "dims", "fps", "warnings"}
 BVH = """HIERARCHY
@@ -67,7 +68,7 @@ def sample_files(tmp_path) -> dict[str, tuple]:
     files["pku"] = (pku, "ntu25", 3, 2, 25, 3, 30.0)
     bvh = tmp_path / "walk.bvh"
     bvh.write_text(BVH)
-    files["bvh"] = (bvh, None, 3, 1, 2, 3, 1 / 0.008333)
+    files["bvh"] = (bvh, None, 2, 1, 2, 3, 120.0)  # the first frame, a rest T-pose, is dropped; 1 / 0.008333 s
     return files
 
 
@@ -114,3 +115,56 @@ def test_malformed_file_exits_1_with_line_and_reason(tmp_path, capsys):
     assert main(["inspect", str(path), "--json"]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and f"{path}:5:" in captured.err and "24 joints" in captured.err
+
+
+def test_bvh_output_rounds_fps_and_reports_the_dropped_rest_pose(tmp_path, capsys):
+    path = sample_files(tmp_path)["bvh"][0]
+    assert main(["inspect", str(path)]) == 0
+    lines = capsys.readouterr().out.rstrip("\n").split("\n")
+    assert "frames    2" in lines and "fps       120" in lines
+    assert lines[-1] == "warnings  frame 1 is a rest T-pose (all rotations zero); dropped"
+
+
+def test_a_humanml3d_caption_file_is_not_a_skeleton_file(tmp_path, capsys):
+    sample_files(tmp_path)
+    captions = tmp_path / "texts" / "000001.txt"  # written by the humanml3d writer next to new_joints/000001.npy
+    assert captions.read_text() == "a person walks#walk/VERB#0.0#0.0\n"
+    assert main(["inspect", str(captions)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == (
+        f"skeletonllm inspect: {captions}:1: not a skeleton file: it looks like HumanML3D captions "
+        f"(caption#tokens#start#end lines); their skeleton is the matching {tmp_path / 'new_joints' / '000001.npy'}\n"
+    )
+    assert main(["inspect", str(tmp_path / "new_joints" / "000001.npy")]) == 0
+
+
+def test_detection_reads_a_txt_file_by_its_content(tmp_path):
+    texts = tmp_path / "HumanML3D" / "texts"
+    texts.mkdir(parents=True)
+    captions = texts / "000001.txt"
+    captions.write_text("\na person walks forward#a/DET person/NOUN walk/VERB forward/ADV#0.0#0.0\n"
+                        "someone strolls ahead#someone/PRON stroll/VERB ahead/ADV#nan#nan\n")
+    with pytest.raises(SkeletonFormatError) as raised:
+        detect_format(captions)
+    assert raised.value.line == 2 and raised.value.reason.startswith("not a skeleton file: it looks like HumanML3D")
+    assert str(tmp_path / "HumanML3D" / "new_joints" / "000001.npy") in raised.value.reason
+    note = tmp_path / "notes.txt"
+    note.write_text("Subject 3 repeats the take; sensor recalibrated before the second pass, see the log\n")
+    moved = tmp_path / "000002.txt"  # captions outside the HumanML3D layout
+    moved.write_text(captions.read_text())
+    with pytest.raises(SkeletonFormatError, match=r"their skeleton is the matching new_joints/000002\.npy$"):
+        read(moved)
+    with pytest.raises(SkeletonFormatError) as raised:
+        read(note)
+    assert raised.value.line == 1 and raised.value.reason == (
+        "not a skeleton file: PKU-MMD .txt lines hold 150 numbers, but this one is text (14 fields): "
+        "'Subject 3 repeats the take; sensor recalibrated before th...'"
+    )
+    pku = tmp_path / "0291-M.txt"  # CRLF line ends and a trailing blank line
+    pku.write_bytes(b"\r\n".join(b" ".join([b"0.25"] * 75 + [b"0"] * 75) for _ in range(3)) + b"\r\n\r\n")
+    assert detect_format(pku) == "pku" and read(pku).joints.shape == (3, 2, 25, 3)
+    short = tmp_path / "short.txt"  # numbers, but not 150 of them: PKU-MMD's reader names the bad line
+    short.write_text(" ".join(["0.25"] * 149) + "\n")
+    assert detect_format(short) == "pku"
+    with pytest.raises(SkeletonFormatError, match="line has 149 values, expected 150"):
+        read(short)

@@ -38,7 +38,9 @@ def test_from_hierarchy_finds_landmarks_and_registers_once():
     parents = [-1, 0, 1, 2, 2, 4, 2, 6, 0, 8, 0, 10]
     topology = from_hierarchy("bvh_test", names, parents)
     assert get_topology("bvh_test") is topology
-    assert topology.shoulders == (4, 6) and topology.hips == (8, 10) and topology.root == 0
+    # the shoulder joints proper (CMU's "LeftArm"; its "LeftShoulder" is the clavicle), the spine up to the head
+    assert topology.shoulders == (5, 7) and topology.hips == (8, 10) and topology.root == 0
+    assert topology.spine == (0, 1, 2, 3)
     assert (5, 7) in topology.left_right
     assert from_hierarchy("bvh_test", names, parents) == topology
     with pytest.raises(ValueError, match="already registered"):

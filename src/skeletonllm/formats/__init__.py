@@ -20,7 +20,7 @@ from skeletonllm.formats.topology import Topology, get_topology
 
 __all__ = [
     "FORMATS", "READERS", "WRITERS", "SkeletonFormatError", "SkeletonSequence", "Topology",
-    "detect_format", "get_topology", "read", "write",
+    "detect_format", "get_topology", "read", "round_fps", "write",
 ]
 
 READERS = {name: (f"skeletonllm.formats.{name}", f"read_{name}") for name in FORMATS}
@@ -44,6 +44,13 @@ def read(path: str | Path, format: str | None = None) -> SkeletonSequence:
 def write(path: str | Path, seq: SkeletonSequence, format: str) -> None:
     """Write ``seq`` to ``path`` in ``format`` (ntu, ucla, kinetics, humanml3d or bvh)."""
     _function(WRITERS, format, "writer")(path, seq)
+
+
+def round_fps(fps: float) -> float:
+    """``fps`` rounded to the nearest integer when within 0.05% of it (a Frame Time of 0.0083333 is 120 fps), else
+    unchanged (29.97 stays 29.97)."""
+    nearest = round(fps)
+    return float(nearest) if nearest > 0 and abs(fps - nearest) <= 5e-4 * nearest else fps
 
 
 def float32_list(values: np.ndarray) -> list:

@@ -5,6 +5,10 @@ local rotation is the product of its rotation channels in the order listed (intr
 and its local translation is OFFSET plus its position channels (if any). ``End Site`` entries carry no
 channels and are not joints: they are always left out. The topology comes from the hierarchy
 (``topology.from_hierarchy``) under a stable name, ``bvh_`` + a hash of the joint names and parents.
+
+CMU-style files start with a rest T-pose frame (every rotation channel zero) before the motion: when frame 1 is
+such a pose and frame 2 is not, it is dropped, with a warning and ``meta["dropped_rest_frame"]``. fps is
+1 / Frame Time, rounded to an integer when within 0.05% of one (``round_fps``: 0.0083333 s is 120 fps).
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from skeletonllm.formats import float_rows
+from skeletonllm.formats import float_rows, round_fps
 from skeletonllm.formats.sequence import SkeletonFormatError, SkeletonSequence
 from skeletonllm.formats.topology import from_hierarchy
 
 _AXES = {"x": 0, "y": 1, "z": 2}
+_REST_TOLERANCE = 1e-4  # degrees: a rotation channel this close to zero counts as zero in a rest pose
 
 
 @dataclass
@@ -71,7 +76,7 @@ class _Tokens:
 
 
 def read_bvh(path: str | Path) -> SkeletonSequence:
-    """Read a BVH file into joint world positions [T, 1, J, 3] (file units); fps = 1 / Frame Time."""
+    """Read a BVH file into joint world positions [T, 1, J, 3] (file units), less a leading rest T-pose frame."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -82,14 +87,30 @@ def read_bvh(path: str | Path) -> SkeletonSequence:
         raise SkeletonFormatError(path, len(lines) or None, "truncated: no MOTION section")
     joints = _parse_hierarchy(_Tokens(path, lines[:motion_at]))
     frame_time, motion = _parse_motion(path, lines, motion_at, sum(len(j.channels) for j in joints))
+    rest = _starts_with_rest_pose(joints, motion)
+    if rest:
+        motion = motion[1:]
     names = [joint.name for joint in joints]
     parents = [joint.parent for joint in joints]
     digest = hashlib.sha1("\n".join(f"{n}:{p}" for n, p in zip(names, parents)).encode()).hexdigest()[:10]
     topology = from_hierarchy(f"bvh_{digest}", names, parents)
     positions = _forward_kinematics(joints, motion)  # [T, J, 3]
-    meta = {"format": "bvh", "source": str(path), "warnings": [] if len(motion) else ["the file has no frames"],
-            "frame_time": frame_time}
-    return SkeletonSequence(positions.astype(np.float32)[:, None], None, topology, 1.0 / frame_time, meta)
+    warnings = [] if len(motion) else ["the file has no frames"]
+    if rest:
+        warnings.append("frame 1 is a rest T-pose (all rotations zero); dropped")
+    meta = {"format": "bvh", "source": str(path), "warnings": warnings, "frame_time": frame_time,
+            "dropped_rest_frame": rest}
+    return SkeletonSequence(positions.astype(np.float32)[:, None], None, topology, round_fps(1.0 / frame_time), meta)
+
+
+def _starts_with_rest_pose(joints: list[_Joint], motion: np.ndarray) -> bool:
+    """Whether motion [T, channels] opens with a rest T-pose: every rotation channel of frame 1 zero (within
+    _REST_TOLERANCE), and not those of frame 2 (a file that never rotates keeps all its frames)."""
+    rotation = np.array([channel.endswith("rotation") for joint in joints for channel in joint.channels], dtype=bool)
+    if len(motion) < 2 or not rotation.any():
+        return False
+    zero = np.all(np.abs(motion[:2, rotation]) <= _REST_TOLERANCE, axis=1)  # [2] frames 1 and 2
+    return bool(zero[0] and not zero[1])
 
 
 def _parse_hierarchy(tokens: _Tokens) -> list[_Joint]:

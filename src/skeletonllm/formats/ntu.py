@@ -155,6 +155,13 @@ def _parse_tokens(data: bytes, path: Path) -> _Parsed:
                 fields = tokens(j, f"joint {j - i - 1} of body {body_id}")
                 if len(fields) != JOINT_FIELDS:
                     cut = "truncated: " if j == len(lines) - 1 else ""
+                    if not cut and len(fields) in (1, 10) and fields[0].isdigit():  # the next count or body line
+                        found, kind = j - i - 2, ("1 field, a count line", "10 fields, a body line")[len(fields) > 1]
+                        raise SkeletonFormatError(
+                            path, j + 1, f"joint line missing: body {body_id} of frame {t + 1} has {found} of "
+                            f"{joint_count} joint lines (line {j + 1} holds {kind}, where joint {found + 1} was "
+                            "expected)",
+                        )
                     raise SkeletonFormatError(
                         path, j + 1, f"{cut}joint line has {len(fields)} fields, expected {JOINT_FIELDS}"
                     )
