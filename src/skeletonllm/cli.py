@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from skeletonllm.errors import ERROR_STATUS, CommandError
+
 COMMANDS = {
     "inspect": "skeletonllm.formats.inspect",
     "synth": "skeletonllm.data.synth.cli",
@@ -43,9 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse the command line and run the chosen subcommand; returns its exit status."""
+    """Parse the command line and run the chosen subcommand; returns its exit status. An expected failure
+    (errors.CommandError) prints one line, ``skeletonllm <command>: error: <message>``, and returns ERROR_STATUS."""
     args = build_parser().parse_args(argv)
-    return int(args._run(args) or 0)
+    try:
+        return int(args._run(args) or 0)
+    except CommandError as error:
+        print(f"skeletonllm {args.command}: error: {error}", file=sys.stderr)
+        return ERROR_STATUS
 
 
 if __name__ == "__main__":
