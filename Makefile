@@ -2,6 +2,9 @@
 # Both create .venv when missing and install into it (torch first, then the package with its test extra); the
 # install is skipped while its stamp is newer than pyproject.toml and the venv.  Both also install the SLURM
 # profile as the named Snakemake profile `slurm`, so `snakemake --profile slurm <target>` works from here.
+# In a DVC repository, `make run` ends by recording the outputs of the jobs it ran in DVC (the Snakefile's onsuccess),
+# so that `dvc status` and `snakemake -n all` are both clean.  `make dvc [CONFIGFILE=config/paper.yaml]`: regenerate
+# dvc.yaml from the Snakemake DAG.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -12,6 +15,7 @@ TORCH := torch==2.13.0
 STAMP := .make/install.stamp
 CORES ?= 2
 PYTEST_ARGS ?=
+CONFIGFILE ?=
 # Snakemake looks profiles up by name in $XDG_CONFIG_HOME/snakemake (default ~/.config/snakemake).
 PROFILE_LINK := $(or $(XDG_CONFIG_HOME),$(HOME)/.config)/snakemake/slurm
 PROFILE_DIR := $(CURDIR)/workflow/profiles/slurm
@@ -43,6 +47,7 @@ profile:
 		mkdir -p '$(dir $(PROFILE_LINK))' && ln -sfn '$(PROFILE_DIR)' '$(PROFILE_LINK)' && \
 		echo 'installed Snakemake profile slurm: $(PROFILE_LINK) -> $(PROFILE_DIR)'; fi
 
-# Regenerate dvc.yaml from the Snakemake DAG (tests/test_dvc.py fails while they disagree).
+# Regenerate dvc.yaml from the Snakemake DAG for CONFIGFILE (default config/config.yaml; tests/test_dvc.py fails
+# while the committed dvc.yaml and the default DAG disagree).
 dvc: install
-	$(BIN)/python -m skeletonllm.workflow_dag
+	$(BIN)/python -m skeletonllm.workflow_dag $(if $(CONFIGFILE),--configfile $(CONFIGFILE))

@@ -4,21 +4,32 @@
     snakemake --profile slurm all --configfile config/paper.yaml     # research scale on SLURM
 
 A --configfile on the command line replaces config/config.yaml instead of being merged into it; --config KEY=VALUE
-overrides single keys. The config is validated against workflow/schemas/config.schema.yaml (which fills defaults).
+overrides single keys. The config is validated against workflow/schemas/config.schema.yaml (which fills defaults);
+a bad key stops the run with one line naming it. Where the working directory is a DVC repository, a successful run
+records the outputs of the jobs it ran in DVC (see `record_in_dvc`), so that `dvc status` agrees with Snakemake.
 """
 
 import os
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
+
+from skeletonllm.workflow_dag import config_problem, record_in_dvc
 
 min_version("9.0")
 
+DEFAULT_CONFIGFILE = os.path.join(workflow.basedir, "config", "config.yaml")
+SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+
 if not workflow.overwrite_configfiles:
 
-    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+    configfile: DEFAULT_CONFIGFILE
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+problem = config_problem(config, SCHEMA)
+if problem:
+    raise WorkflowError(problem)
+validate(config, SCHEMA)  # fills in the schema's defaults
 
 
 include: "workflow/rules/common.smk"
@@ -34,3 +45,9 @@ rule all:
         render_targets(),
         mining_targets(),
         teacher_targets(),
+
+
+onsuccess:
+    record_in_dvc(
+        finished_stages(), workflow.overwrite_configfiles or [DEFAULT_CONFIGFILE], workflow.config_settings.config
+    )

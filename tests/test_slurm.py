@@ -1,4 +1,4 @@
-"""The data half of the DAG through a real single-node SLURM, with the `slurm` profile as `make` installs it.
+"""The whole DAG (every rule) through a real single-node SLURM, with the `slurm` profile as `make` installs it.
 
 Skips when this machine cannot run SLURM, unless SKELETONLLM_REQUIRE_SLURM=1 (CI), where that is a failure."""
 
@@ -7,13 +7,14 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
 import slurm_cluster
-from conftest import REPO
+from conftest import REPO, write_config
 
 PROFILE = yaml.safe_load((REPO / "workflow" / "profiles" / "slurm" / "config.yaml").read_text())
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -32,21 +33,32 @@ def cluster(tmp_path_factory):
     slurm_cluster.stop(running)
 
 
-def test_data_rules_run_through_slurm(cluster, tmp_path, small_config, venv_env, snakemake):
+@pytest.fixture
+def tiny_config(small_config) -> Path:
+    """The small config with the cheapest previews: one renderer, one sample of a few small frames."""
+    config = yaml.safe_load(small_config.read_text())
+    config["render"].update(renderers=["2d_projection"], preview_samples=1, frames=4, size=32)
+    return write_config(small_config.parent / "tiny.yaml", config)
+
+
+def test_every_rule_runs_through_slurm(cluster, tmp_path, tiny_config, venv_env, snakemake):
     env = dict(venv_env, XDG_CONFIG_HOME=str(tmp_path / "xdg"))
     installed = subprocess.run(["make", "--no-print-directory", "profile"], cwd=REPO, env=env, capture_output=True,
                                text=True)
     assert installed.returncode == 0, installed.stderr
 
     started = time.monotonic()
-    run = snakemake(tmp_path / "work", "--profile", "slurm", "results/splits/synth", "--configfile", str(small_config),
-                    env=env, timeout=900)
+    run = snakemake(tmp_path / "work", "--profile", "slurm", "all", "--configfile", str(tiny_config), env=env,
+                    timeout=900)
     elapsed = time.monotonic() - started
     assert run.returncode == 0, f"{run.stdout}\n{cluster.log_tail()}"
 
-    index = pd.read_parquet(tmp_path / "work" / "results" / "data" / "synth" / "index.parquet")
-    assert len(index) > 0
-    assert (tmp_path / "work" / "results" / "splits" / "synth" / "index.json").exists()
+    results = tmp_path / "work" / "results"
+    assert len(pd.read_parquet(results / "data" / "synth" / "index.parquet")) > 0
+    assert (results / "splits" / "synth" / "index.json").exists()
+    assert list((results / "plots" / "render" / "2d_projection").glob("*/frame_*.png"))
+    assert (results / "mining" / "synth" / "hard_negatives.json").exists()
+    assert (results / "teacher" / "synth" / "xsub_s19u5" / "rationales.jsonl").stat().st_size > 0
 
     # The jobs really went through SLURM: slurmctld still lists them (MinJobAge), one per non-local rule, all
     # completed; the comment Snakemake gives each job names its rule. download is a localrule and never queued.
@@ -54,6 +66,6 @@ def test_data_rules_run_through_slurm(cluster, tmp_path, small_config, venv_env,
     assert jobs.returncode == 0, jobs.stderr
     rows = [line.split("|") for line in jobs.stdout.splitlines() if line.strip()]
     rules = sorted(comment.split("_wildcards")[0].removeprefix("rule_") for comment, _ in rows)
-    assert rules == ["prepare", "splits", "synth"], jobs.stdout
+    assert rules == ["mine", "prepare", "render_preview", "splits", "synth", "teach"], jobs.stdout
     assert {state for _, state in rows} == {"COMPLETED"}, jobs.stdout
-    print(f"SLURM run of synth -> download -> prepare -> splits: {elapsed:.0f} s")
+    print(f"SLURM run of every rule: {elapsed:.0f} s")

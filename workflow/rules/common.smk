@@ -1,7 +1,9 @@
 """Shared pieces of the rules: output paths under the results root, config look-ups that the DVC export can
-trace back to their config keys, per-rule resources, and the targets of `rule all`."""
+trace back to their config keys, per-rule resources, the targets of `rule all`, and the DVC stages a run executed."""
 
 import os
+
+from skeletonllm.workflow_dag import stage_name
 
 
 RESULTS = config["results"]
@@ -22,7 +24,7 @@ def log_path(rule_name, name):
 
 
 class ConfigValue:
-    """A rule parameter (or thread count) read from the config at a dotted key, e.g. "datasets.{dataset}.subdir".
+    """A rule parameter read from the config at a dotted key, e.g. "datasets.{dataset}.subdir".
 
     Wildcards in the key are filled in per job; convert, when given, maps the value to what the rule needs.
     `skeletonllm.workflow_dag` reads `config_key` to list a DVC stage's params, so the keys a stage depends on
@@ -67,3 +69,8 @@ for _dataset in config["datasets"]:
 def data_targets():
     """The last outputs of the data half of the DAG: the splits of each configured dataset."""
     return [results("splits", dataset) for dataset in config["datasets"]]
+
+
+def finished_stages():
+    """The DVC stage names of the jobs this run executed (rule `all` aside), for the Snakefile's onsuccess."""
+    return [stage_name(job.rule.name, job.wildcards_dict) for job in workflow.dag.finished_jobs if not job.rule.norun]

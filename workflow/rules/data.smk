@@ -78,7 +78,7 @@ rule prepare:
         raw=ConfigValue("datasets.{dataset}", raw_dir),
         out=results("data", "{dataset}"),
         canonical=ConfigValue("prepare.canonical_frame", lambda on: "" if on else "--no-canonical-frame"),
-    threads: ConfigValue("workers")
+    threads: config["workers"]  # no param in Snakemake or DVC: it changes no output
     log:
         log_path("prepare", "{dataset}"),
     benchmark:

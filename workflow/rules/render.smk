@@ -2,7 +2,8 @@
 drawn by each renderer (DrAction as initialized, its ablation without NFM, and the fixed baselines).
 
 Outputs: <results>/plots/render/<renderer>/<sample>/{frame_XX.png, render.gif, contact_sheet.png}, for the
-config's render.preview_samples samples of render.dataset (one sample per class, classes spread evenly).
+config's render.preview_samples samples of render.dataset (one sample per class, classes spread evenly), drawn on
+render.device (cuda jobs request one GPU).
 """
 
 
@@ -23,6 +24,11 @@ def render_targets():
     return [results("plots", "render", renderer) for renderer in config["render"]["renderers"]]
 
 
+def gpu_request():
+    """One GPU per render job when render.device is cuda (SLURM: --gpus), none otherwise."""
+    return {"gpu": 1} if config["render"]["device"] == "cuda" else {}
+
+
 PREVIEW_DATA = results("data", preview_dataset())
 
 
@@ -39,12 +45,14 @@ rule render_preview:
         frames=ConfigValue("render.frames"),
         size=ConfigValue("render.size"),
         backend=ConfigValue("render.backend"),
+        device=ConfigValue("render.device"),
     threads: 1
     log:
         log_path("render_preview", "{renderer}"),
     resources:
         **rule_resources("render_preview"),
+        **gpu_request(),
     shell:
         "skeletonllm render --data {params.data:q} --preview {params.samples} --renderer {wildcards.renderer}"
-        " --frames {params.frames} --size {params.size} --backend {params.backend} --threads {threads}"
-        " --out {output:q} > {log:q} 2>&1"
+        " --frames {params.frames} --size {params.size} --backend {params.backend} --device {params.device}"
+        " --threads {threads} --out {output:q} > {log:q} 2>&1"
