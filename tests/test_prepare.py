@@ -16,6 +16,7 @@ from skeletonllm.cli import main
 from skeletonllm.data.datasets import missing_samples
 from skeletonllm.data.denoise import denoise_bodies
 from skeletonllm.data.normalize import EmptySequenceError, normalize_sequence
+from skeletonllm.data.prepared import PreparedDataset
 from skeletonllm.formats import SkeletonSequence, get_topology, read, write
 
 NTU = get_topology("ntu25")
@@ -180,6 +181,7 @@ def test_prepare_store_is_memory_mappable_and_matches_normalized_files(mixed_raw
     for source, digest in manifest["sources"]["sha256"].items():
         assert hashlib.sha256((raw / source).read_bytes()).hexdigest() == digest
     assert manifest["topology"]["name"] == "ntu25" and manifest["poses"]["shape"] == list(poses.shape)
+    assert manifest["fps"] == 30.0 and (index["fps"] == 30.0).all()
     assert "origin" in manifest["normalization"] and manifest["normalization"]["max_bodies"] == 2
 
 
@@ -188,10 +190,11 @@ def test_parallel_and_serial_prepare_agree(mixed_raw, tmp_path):
     for workers in ("1", "2"):
         assert main(["prepare", "--dataset", "ntu120", "--raw", str(raw), "--out", str(tmp_path / workers),
                      "--workers", workers]) == 0
-    assert (tmp_path / "1/poses.npy").read_bytes() == (tmp_path / "2/poses.npy").read_bytes()
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "1/index.parquet"),
-                                  pd.read_parquet(tmp_path / "2/index.parquet"))
-    assert (tmp_path / "1/rejected.csv").read_text() == (tmp_path / "2/rejected.csv").read_text()
+    for name in ("poses.npy", "index.parquet", "rejected.csv", "denoise.csv"):  # byte for byte, build ids too:
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name  # DVC sees no change
+    manifests = [json.loads((tmp_path / workers / "manifest.json").read_text()) for workers in "12"]
+    assert manifests[0]["build_id"] == manifests[1]["build_id"]
+    assert manifests[0]["build_id"] == (tmp_path / "1/poses.npy").read_bytes()[-32:].decode()
 
 
 def test_official_missing_skeleton_lists_and_dataset_membership(tmp_path):
@@ -240,7 +243,18 @@ def test_duplicate_sample_ids_are_rejected_not_overwritten(tmp_path):
 
 def test_prepare_without_matching_files_is_a_clear_error(tmp_path, capsys):
     assert main(["prepare", "--dataset", "ntu60", "--raw", str(tmp_path), "--out", str(tmp_path / "o")]) == 1
-    assert "no ntu60 files under" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith(f"skeletonllm prepare: error: no ntu60 files under {tmp_path}")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("out, message", [("file/o", "File exists"), ("file", "the store's place is taken by a file")])
+def test_prepare_into_an_unwritable_place_is_a_clear_error(mixed_raw, tmp_path, capsys, out, message):
+    raw, _ = mixed_raw
+    (tmp_path / "file").write_text("")
+    assert main(["prepare", "--dataset", "ntu120", "--raw", str(raw), "--out", str(tmp_path / out)]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("skeletonllm prepare: error: ") and message in error
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["file", "raw"]  # no build folder left behind
 
 
 @pytest.fixture(scope="module")
@@ -294,6 +308,8 @@ def test_every_synthetic_format_prepares_with_consistent_labels(small_synth, tmp
         interaction = index[index["label_name"] == "shake hands"]
         assert (interaction["bodies"] == 2).all()
         assert set(index["camera"]) == {1, 2}
+    fps = 20.0 if dataset == "synth_humanml3d" else 30.0  # HumanML3D's new_joints are 20 fps
+    assert manifest["fps"] == fps and (index["fps"] == fps).all()
     if dataset == "synth_humanml3d":
         assert index["caption"].str.len().gt(0).all()
         assert all(len(captions) >= 1 for captions in index["captions"])
@@ -337,6 +353,7 @@ def test_kinetics_classes_and_partition_come_from_the_files(tmp_path):
     assert index.loc[["aaa", "bbb"], "partition"].tolist() == ["train", "val"]
     assert index.loc[["aaa", "bbb"], "label_name"].tolist() == ["jogging", "abseiling"]
     assert json.loads((out / "manifest.json").read_text())["classes"] == ["abseiling", "", "", "jogging"]
+    assert PreparedDataset(out).class_names() == ["abseiling", "", "", "jogging"]  # the manifest, not the rows
     assert main(["splits", "--dataset", "kinetics", "--data", str(out), "--out", str(tmp_path / "splits")]) == 0
     closed = json.loads((tmp_path / "splits" / "official" / "closed.json").read_text())
     assert closed["train"] == ["aaa", "ccc"] and closed["test_seen"] == ["bbb"]

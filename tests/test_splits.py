@@ -143,9 +143,23 @@ def test_splits_command_writes_every_protocol_and_class_split(prepared_ntu60, tm
     assert all(i[4:8] == "C001" for i in closed["test_seen"])
 
 
-def test_splits_refuses_a_different_dataset(prepared_ntu60, tmp_path, capsys):
-    assert main(["splits", "--dataset", "ntu120", "--data", str(prepared_ntu60), "--out", str(tmp_path)]) == 1
-    assert "holds the prepared dataset 'ntu60'" in capsys.readouterr().err
+@pytest.mark.parametrize("argv, message", [
+    (["--dataset", "ntu120"], "holds the prepared dataset 'ntu60', not 'ntu120'"),
+    (["--dataset", "ntu6O"], "unknown dataset 'ntu6O'; known: ["),
+    (["--dataset", "ntu60", "--unseen", "fly away"], "unseen class 'fly away' is not a class of this dataset"),
+    (["--dataset", "ntu60", "--unseen", "3,3"], "unseen class ids [3, 3] must be distinct"),
+    (["--dataset", "ntu60", "--data", "{out}"], "is not a prepared dataset (missing poses.npy"),
+    (["--dataset", "ntu60", "--out", "{file}"], "Not a directory"),
+])
+def test_splits_errors_are_one_line(prepared_ntu60, tmp_path, capsys, argv, message):
+    (tmp_path / "file").write_text("")
+    defaults = {"--data": str(prepared_ntu60), "--out": str(tmp_path / "splits")}
+    given = dict(zip(argv[::2], argv[1::2]))
+    options = {**defaults, **given}
+    options = {key: value.format(out=tmp_path, file=tmp_path / "file") for key, value in options.items()}
+    assert main(["splits", *(part for item in options.items() for part in item)]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("skeletonllm splits: error: ") and message in error and "Traceback" not in error
 
 
 def test_synthetic_archive_downloads_prepares_and_splits(tmp_path):

@@ -1,20 +1,26 @@
-"""Parse, denoise and normalize a raw dataset into the array store (poses.npy, index.parquet, rejected.csv,
-denoise.csv, manifest.json).
+"""Parse, denoise and normalize a raw dataset into the array store of results/data/<dataset>/.
 
-Files are processed in parallel (chunks of files per worker process) with a progress bar. Kinect bodies (NTU,
-PKU-MMD) are denoised first (ghosts and flat noise dropped, switched body ids merged; each decision in
-denoise.csv). Each frame keeps at most 2 bodies (by motion energy); empty frames are dropped; coordinates are
-centred (2D: also scaled), as recorded in manifest.json. Every raw file ends up either in index.parquet (via its
-samples) or in rejected.csv with its reason.
+The store holds poses.npy, index.parquet, rejected.csv, denoise.csv and manifest.json.
+
+Files are processed in parallel (chunks of files per worker process, which end with this process even when it is
+killed) with a progress bar. Kinect bodies (NTU, PKU-MMD) are denoised first (ghosts and flat noise dropped,
+switched body ids merged; each decision in denoise.csv). Each frame keeps at most 2 bodies (by motion energy); empty
+frames are dropped; coordinates are centred (2D: also scaled), as recorded in manifest.json. Every raw file ends up
+either in index.parquet (via its samples) or in rejected.csv with its reason. Each sample keeps its file's frame
+rate (index column fps; manifest "fps" when all samples share one). The store is built beside the output folder
+and swapped in whole, so an interrupted run leaves the previous store intact.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import importlib
 import itertools
+import multiprocessing
 import os
+import signal
 import sys
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -29,13 +35,16 @@ from skeletonllm.data.canonical import summarize_rotations
 from skeletonllm.data.normalize import describe_normalization
 from skeletonllm.data.samples import MAX_BODIES, DenoisedBody, FileResult, Rejection, SampleRules, process_chunk
 from skeletonllm.data.store import (
-    PoseWriter, combined_sha256, write_denoised, write_index, write_manifest, write_rejected,
+    PoseWriter, StoreBuild, combined_sha256, write_denoised, write_index, write_manifest, write_rejected,
 )
+from skeletonllm.errors import CommandError
 from skeletonllm.formats import READERS
 from skeletonllm.formats.topology import get_topology
+from skeletonllm.progress import progress
 
 BASE_COLUMNS = ["sample_id", "label", "label_name", "subject", "camera", "setup", "replication", "partition",
-                "offset", "length", "bodies", "rotation", "source"]
+                "offset", "length", "fps", "bodies", "rotation", "source"]
+PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent ends
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +57,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-canonical-frame", dest="canonical", action="store_false",
                         help="keep 3D poses in their captured axes instead of rotating each clip into the canonical "
                         "body frame (spine up, the first body facing the camera); 2D poses are never rotated")
+
+
+def _end_with_parent(parent: int) -> None:
+    """Worker initializer: on Linux, have the kernel SIGKILL this worker when its parent (prepare's main process)
+    ends, however it ends (prctl PR_SET_PDEATHSIG); exit at once when the parent ended before that took effect."""
+    if sys.platform != "linux":
+        return
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _worker_pool(workers: int) -> ProcessPoolExecutor:
+    """workers processes forked from this one (they inherit its imports) that end with it."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_end_with_parent, initargs=(os.getpid(),))
 
 
 def _ordered_results(pool: ProcessPoolExecutor | None, workers: int, chunks: list[list[str]], dataset: str, raw: Path,
@@ -118,22 +144,25 @@ def _collect(result: FileResult, writer: PoseWriter, collected: _Collected, firs
 
 def _manifest(spec: DatasetSpec, raw: Path, files: list[Path], classes: tuple[str, ...], collected: _Collected,
               writer: PoseWriter, canonical: bool) -> dict:
-    """manifest.json: dataset, topology, denoising and normalization rules, classes, store shape, counts and source
-    checksums."""
+    """manifest.json: dataset, build id, topology, denoising and normalization rules, classes, frame rate, store
+    shape, counts and source checksums."""
     topology = get_topology(spec.topology)
     by_reason = Counter(rejection.category for rejection in collected.rejections)
     denoised_by_reason = dict(sorted(Counter(body.reason for body in collected.denoised).items()))
+    rates = {row["fps"] for row in collected.rows}
     return {
         "dataset": spec.name,
         "format": spec.format,
         "raw": str(raw),
         "skeletonllm_version": __version__,
+        "build_id": writer.build_id,
         "topology": {"name": topology.name, "num_joints": topology.num_joints, "dims": topology.dims,
                      "root": topology.root, "joint_names": list(topology.joint_names)},
         "denoise": {**describe_denoising(spec.format), "bodies_by_reason": denoised_by_reason},
         "normalization": {**describe_normalization(topology, MAX_BODIES, canonical),
                           "rotations": summarize_rotations([row["rotation"] for row in collected.rows])},
         "classes": list(classes),
+        "fps": rates.pop() if len(rates) == 1 else None,  # None: samples differ (see the index's fps column)
         "poses": {"file": "poses.npy", "shape": [writer.frames, *writer.frame_shape], "dtype": "float32",
                   "axes": "[frame, body, joint, coordinate]; sample i is poses[offset:offset+length]"},
         "counts": {
@@ -153,54 +182,55 @@ def _manifest(spec: DatasetSpec, raw: Path, files: list[Path], classes: tuple[st
 
 def prepare(dataset: str, raw: Path, out: Path, workers: int | None = None, canonical: bool = True) -> dict:
     """Prepare raw into the array store under out (3D poses in the canonical body frame unless canonical is False);
-    returns the manifest."""
+    returns the manifest. CommandError when raw holds no file of the dataset."""
     import pandas  # noqa: F401  (imported before the workers fork, which then start with it: readers use it)
-    from tqdm import tqdm
 
-    spec, raw, out = get_dataset(dataset), Path(raw), Path(out)
+    spec, raw = get_dataset(dataset), Path(raw)
     importlib.import_module(READERS[spec.format][0])  # the reader module too, before forking
     files = find_files(spec, raw)
     if not files:
-        raise FileNotFoundError(f"no {spec.name} files under {raw} (looked for {', '.join(spec.patterns)})")
+        raise CommandError(f"no {spec.name} files under {raw} (looked for {', '.join(spec.patterns)})")
     workers = max(1, workers or os.cpu_count() or 1)
     classes = class_names_of(spec, raw)
     topology = get_topology(spec.topology)
     chunk = max(1, min(64, len(files) // (workers * 8)))
     chunks = [[str(path) for path in files[i : i + chunk]] for i in range(0, len(files), chunk)]
-    out.mkdir(parents=True, exist_ok=True)
     collected, first_source = _Collected(), {}
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else contextlib.nullcontext()
-    with pool, PoseWriter(out / "poses.npy", (MAX_BODIES, topology.num_joints, topology.dims)) as writer:
-        rules = SampleRules(len(classes) if classes else None, canonical)
-        results = _ordered_results(pool if workers > 1 else None, workers, chunks, spec.name, raw, rules)
-        with tqdm(total=len(files), unit="file", desc=f"prepare {spec.name}", mininterval=1.0) as progress:
-            for chunk_results in results:
-                for result in chunk_results:
-                    _collect(result, writer, collected, first_source)
-                progress.update(len(chunk_results))
+    with StoreBuild(out) as build:
+        pool = _worker_pool(workers) if workers > 1 else contextlib.nullcontext()
+        frame_shape = (MAX_BODIES, topology.num_joints, topology.dims)
+        with pool, PoseWriter(build.folder / "poses.npy", frame_shape) as writer:  # build id: from the frames
+            rules = SampleRules(len(classes) if classes else None, canonical)
+            results = _ordered_results(pool if workers > 1 else None, workers, chunks, spec.name, raw, rules)
+            with progress(total=len(files), desc=f"prepare {spec.name}", unit="file") as bar:
+                for chunk_results in results:
+                    for result in chunk_results:
+                        _collect(result, writer, collected, first_source)
+                    bar.update(len(chunk_results))
 
-    if classes is None:
-        names = collected.names_in_files
-        classes = tuple(names.get(i, "") for i in range(max(names, default=-1) + 1))
-    for row in collected.rows:
-        row["label_name"] = classes[row["label"]] if 0 <= row["label"] < len(classes) else ""
-    present = collected.rows[0] if collected.rows else {}
-    extra = [column for column in ("caption", "captions", "frame_start", "frame_end") if column in present]
-    write_index(out / "index.parquet", collected.rows, BASE_COLUMNS + extra)
-    write_rejected(out / "rejected.csv", collected.rejections)
-    write_denoised(out / "denoise.csv", collected.denoised)
-    manifest = _manifest(spec, raw, files, classes, collected, writer, canonical)
-    write_manifest(out / "manifest.json", manifest)
+        if classes is None:
+            names = collected.names_in_files
+            classes = tuple(names.get(i, "") for i in range(max(names, default=-1) + 1))
+        for row in collected.rows:
+            row["label_name"] = classes[row["label"]] if 0 <= row["label"] < len(classes) else ""
+        present = collected.rows[0] if collected.rows else {}
+        extra = [column for column in ("caption", "captions", "frame_start", "frame_end") if column in present]
+        write_index(build.folder / "index.parquet", collected.rows, BASE_COLUMNS + extra, writer.build_id,
+                    writer.frames)
+        write_rejected(build.folder / "rejected.csv", collected.rejections)
+        write_denoised(build.folder / "denoise.csv", collected.denoised)
+        manifest = _manifest(spec, raw, files, classes, collected, writer, canonical)
+        write_manifest(build.folder / "manifest.json", manifest)
     return manifest
 
 
 def run(args: argparse.Namespace) -> int:
-    """Entry point of `skeletonllm prepare`."""
+    """Entry point of `skeletonllm prepare`; CommandError when there is nothing to prepare or the store cannot be
+    written."""
     try:
         manifest = prepare(args.dataset, args.raw, args.out, args.workers, args.canonical)
-    except (FileNotFoundError, KeyError, ValueError) as exc:
-        print(f"skeletonllm prepare: error: {exc}", file=sys.stderr)
-        return 1
+    except OSError as error:  # e.g. the output folder cannot be created or written
+        raise CommandError(str(error)) from None
     counts = manifest["counts"]
     print(f"{manifest['dataset']}: {counts['samples_kept']} samples ({counts['frames']} frames) from "
           f"{counts['files_kept']} of {counts['files_seen']} files -> {args.out}")

@@ -75,7 +75,7 @@ def _add_sample(seq: SkeletonSequence, fields: dict, sample_id: str, spec: Datas
     normalization = normalized.meta["normalization"]
     sample = {**fields, "sample_id": sample_id, "label": label, "file_label_name": label_name,
               "source": result.source, "bodies": len(normalization["kept_bodies"]),
-              "rotation": normalization["rotation"], "joints": normalized.joints}
+              "rotation": normalization["rotation"], "fps": float(normalized.fps), "joints": normalized.joints}
     if "captions" in seq.meta:
         captions = [entry["caption"] for entry in seq.meta["captions"]]
         sample["caption"] = captions[0] if captions else ""

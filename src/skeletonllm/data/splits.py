@@ -1,22 +1,27 @@
 """Write sample lists for every protocol crossed with every open-vocabulary class split (and closed-set).
 
-Reads a prepared dataset (index.parquet + manifest.json) and writes OUT/<protocol>/<class split>.json plus
-OUT/index.json listing them. A class split is named s<seen>u<unseen> (e.g. s55u5) or "closed" (all classes seen).
-Each file holds: train = seen classes on the protocol's training side; test_unseen / test_seen = unseen / seen
-classes on its testing side.
+Reads a prepared dataset through data/prepared.PreparedDataset (its index, and the manifest's class names) and
+writes OUT/<protocol>/<class split>.json plus OUT/index.json listing them. A class split is named s<seen>u<unseen>
+(e.g. s55u5) or "closed" (all classes seen). Each file holds: train = seen classes on the protocol's training side;
+test_unseen / test_seen = unseen / seen classes on its testing side.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from skeletonllm.data.datasets import DatasetSpec, get_dataset
+from skeletonllm.data.prepared import DatasetError, PreparedDataset
 from skeletonllm.data.protocols import Protocol
+from skeletonllm.errors import CommandError
+
+
+class UnseenClassError(CommandError, ValueError):
+    """Unseen classes that are not classes of the dataset, or repeated ones."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,19 +35,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_unseen(entries: tuple[int | str, ...], class_names: list[str]) -> tuple[int, ...]:
-    """0-based class ids of unseen entries given as ids or class names; unknown entries raise ValueError."""
+    """0-based class ids of unseen entries given as ids or class names; unknown entries raise UnseenClassError."""
     ids = []
     for entry in entries:
         if isinstance(entry, str) and not entry.strip().isdigit():
             if entry.strip() not in class_names:
-                raise ValueError(f"unseen class {entry!r} is not a class of this dataset "
-                                 f"(pass --unseen to choose others): {class_names}")
+                raise UnseenClassError(f"unseen class {entry!r} is not a class of this dataset "
+                                       f"(pass --unseen to choose others): {class_names}")
             ids.append(class_names.index(entry.strip()))
         else:
             ids.append(int(entry))
     bad = [i for i in ids if not 0 <= i < len(class_names)]
     if bad or len(set(ids)) != len(ids):
-        raise ValueError(f"unseen class ids {ids} must be distinct and within 0..{len(class_names) - 1}")
+        raise UnseenClassError(f"unseen class ids {ids} must be distinct and within 0..{len(class_names) - 1}")
     return tuple(sorted(ids))
 
 
@@ -86,14 +91,12 @@ def make_split(index, protocol: Protocol, split_name: str, unseen_ids: tuple[int
 
 def write_splits(dataset: str, data: Path, out: Path, unseen: str | None = None) -> dict:
     """Write every protocol x class split file under out and out/index.json; returns the index."""
-    import pandas as pd
-
     spec = get_dataset(dataset)
-    manifest = json.loads((Path(data) / "manifest.json").read_text())
-    if manifest["dataset"] != dataset:
-        raise ValueError(f"{data} holds the prepared dataset {manifest['dataset']!r}, not {dataset!r}")
-    class_names = list(manifest["classes"])
-    index = pd.read_parquet(Path(data) / "index.parquet")
+    prepared = PreparedDataset(data)
+    if prepared.name != dataset:
+        raise DatasetError(f"{data} holds the prepared dataset {prepared.name!r}, not {dataset!r}")
+    class_names = prepared.class_names()
+    index = prepared.index
     listing = {"dataset": dataset, "data": str(data), "splits": []}
     for protocol in spec.protocols:
         for split_name, unseen_ids in class_splits(spec, class_names, unseen).items():
@@ -108,12 +111,14 @@ def write_splits(dataset: str, data: Path, out: Path, unseen: str | None = None)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Entry point of `skeletonllm splits`."""
+    """Entry point of `skeletonllm splits`; CommandError for an unknown dataset, a folder that holds no store of it,
+    unknown unseen classes or an output folder that cannot be written."""
     try:
         listing = write_splits(args.dataset, args.data, args.out, args.unseen)
-    except (KeyError, ValueError, OSError) as exc:
-        print(f"skeletonllm splits: error: {exc}", file=sys.stderr)
-        return 1
+    except KeyError as error:  # get_dataset: an unknown name, with the known ones
+        raise CommandError(error.args[0]) from None
+    except OSError as error:
+        raise CommandError(str(error)) from None
     for entry in listing["splits"]:
         print(f"{entry['path']}: " + ", ".join(f"{k} {v}" for k, v in entry["counts"].items()))
     return 0

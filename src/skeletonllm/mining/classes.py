@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,20 +15,20 @@ class ClassList:
 
 
 def from_prepared(directory: str | Path) -> ClassList:
-    """The classes recorded in a prepared dataset's manifest.json (output of `skeletonllm prepare`)."""
-    manifest_path = Path(directory) / "manifest.json"
-    if not manifest_path.is_file():
-        raise ValueError(f"{directory} is not a prepared dataset: {manifest_path} does not exist")
-    manifest = json.loads(manifest_path.read_text())
-    names = manifest.get("classes")
+    """The class names of a prepared dataset (output of `skeletonllm prepare`), from its manifest through
+    PreparedDataset; DatasetError (a ValueError) when the folder holds no store, ValueError when it names no class."""
+    from skeletonllm.data.prepared import PreparedDataset
+
+    dataset = PreparedDataset(directory)
+    names = dataset.class_names()
     if not names:
-        raise ValueError(f"{manifest_path} lists no classes; mining needs the class names")
-    return ClassList(manifest.get("dataset", Path(directory).name), tuple(str(name) for name in names))
+        raise ValueError(f"{directory}: the prepared dataset {dataset.name!r} names no classes; mining needs them")
+    return ClassList(dataset.name, tuple(names))
 
 
 def resolve_classes(spec: str) -> ClassList:
     """A class list from a dataset name with built-in classes (ntu60, ntu120, nwucla, pkummd, synth) or from a
-    prepared dataset folder (its manifest.json); raises ValueError naming the accepted forms."""
+    prepared dataset folder; raises ValueError naming the accepted forms."""
     from skeletonllm.data.datasets import DATASETS
 
     if Path(spec).is_dir():
@@ -43,4 +42,4 @@ def resolve_classes(spec: str) -> ClassList:
             return ClassList(spec, tuple(classes))
     built_in = sorted(name for name, d in DATASETS.items() if d.classes)
     raise ValueError(f"--classes {spec!r}: not a dataset with built-in classes ({', '.join(built_in)}) "
-                     "nor a prepared dataset folder (results/data/<dataset> with manifest.json)")
+                     "nor a prepared dataset folder (results/data/<dataset>)")

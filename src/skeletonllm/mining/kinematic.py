@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
+
+from skeletonllm.progress import progress
 
 
 def sample_features(joints: np.ndarray, root: int) -> np.ndarray:
@@ -37,23 +38,21 @@ def feature_groups(num_joints: int, dims: int) -> list[int]:
 
 
 def class_features(directory: str | Path, num_classes: int) -> tuple[np.ndarray, list[int]]:
-    """Class-mean features [N, F] of a prepared dataset (poses.npy + index.parquet + manifest.json) and their
-    feature_groups."""
+    """Class-mean features [N, F] of a prepared dataset (read through PreparedDataset) and their feature_groups."""
     from skeletonllm.data.prepared import DatasetError, PreparedDataset
 
     try:
         dataset = PreparedDataset(directory)
-        index = dataset.index[["label", "offset", "length"]]
+        samples = dataset.samples("label")
+        total = len(dataset.index)
     except DatasetError as error:
         raise ValueError(f"the kinematic backend needs a prepared dataset (--data): {error}") from None
     root = dataset.topology.root
-    poses = dataset.poses  # [total_frames, M, J, C]
     sums, counts = None, np.zeros(num_classes, dtype=np.int64)
-    for label, offset, length in tqdm(index.itertuples(index=False), total=len(index), desc="motion statistics",
-                                      unit="sample"):
+    for label, joints in progress(samples, "motion statistics", total=total, unit="sample"):
         if not 0 <= label < num_classes:
             continue  # unlabelled (-1) samples carry no class
-        features = sample_features(np.asarray(poses[offset : offset + length], dtype=np.float64), root)
+        features = sample_features(np.asarray(joints, dtype=np.float64), root)  # joints [T, M, J, C]
         if sums is None:
             sums = np.zeros((num_classes, features.size))  # [N, F]
         sums[label] += features

@@ -63,9 +63,9 @@ class PreparedDataset(prepared.PreparedDataset):
 
     def clip(self, sample_id: str) -> Clip:
         """The clip of one sample, its frames copied out of the memory map."""
-        row = self.row(sample_id)
-        label = row.get("label_name") or str(row["label"])
-        return Clip(sample_id, self.joints(sample_id), self.topology, f"{self.directory}:{sample_id}", label)
+        label = int(self.row(sample_id)["label"])
+        return Clip(sample_id, self.joints(sample_id), self.topology, f"{self.directory}:{sample_id}",
+                    self.class_name(label) or str(label))
 
     def preview_ids(self, count: int) -> list[str]:
         """`preview_sample_ids` of this dataset's index."""
