@@ -1,15 +1,21 @@
 """rasterize(): the torch backend matches the dense reference in images and gradients, passes gradcheck, culls
-Gaussians behind the camera, composites front to back; gsplat matches dense on CUDA."""
+Gaussians behind the camera, composites front to back; the EWA projection is the linearized pinhole projection
+off axis (numerical Jacobian, Monte Carlo) with gsplat's clamping; "auto" falls back to torch on CUDA without
+gsplat; gsplat matches dense on CUDA."""
 
 from __future__ import annotations
 
 import importlib.util
 import math
+import sys
+import types
+import warnings
 
 import pytest
 import torch
 
-from skeletonllm.render.rasterize import rasterize
+from skeletonllm.render.rasterize import rasterize, resolve_backend
+from skeletonllm.render.splat_math import LOW_PASS, project
 
 
 def random_scene(frames=2, count=24, height=24, width=32, dtype=torch.float64, seed=0, rotate=True):
@@ -124,6 +130,152 @@ def test_rasterize_rejects_bad_shapes_and_backends():
         rasterize(scene[0], scene[1][..., :2], *scene[2:])
     with pytest.raises(ValueError, match="unknown rasterizer backend"):
         rasterize(*scene, backend="opengl")
+    with pytest.raises(ValueError, match="the gsplat backend needs CUDA tensors"):
+        rasterize(*scene, backend="gsplat")
+
+
+@pytest.mark.parametrize("backend, cuda, gsplat_imports, expected", [
+    ("auto", False, False, "torch"),
+    ("auto", False, True, "torch"),
+    ("auto", True, True, "gsplat"),
+    ("gsplat", True, True, "gsplat"),
+    ("torch", True, False, "torch"),
+    ("dense", True, False, "dense"),
+])
+def test_backend_choice(backend, cuda, gsplat_imports, expected, monkeypatch):
+    monkeypatch.setitem(sys.modules, "gsplat", types.ModuleType("gsplat") if gsplat_imports else None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resolve_backend(backend, cuda) == expected
+
+
+def test_auto_falls_back_to_torch_on_cuda_without_gsplat_and_explicit_gsplat_fails(monkeypatch):
+    monkeypatch.setitem(sys.modules, "gsplat", None)  # the import machinery's "not importable"
+    with pytest.warns(RuntimeWarning, match="'auto' falls back to the torch backend on CUDA: gsplat does not import"):
+        assert resolve_backend("auto", cuda=True) == "torch"
+    with pytest.raises(ImportError, match=r"does not import .*; install it with pip install 'skeletonllm\[gpu\]'"):
+        resolve_backend("gsplat", cuda=True)
+    with pytest.raises(ValueError, match="the gsplat backend needs CUDA tensors"):
+        resolve_backend("gsplat", cuda=False)
+
+
+# ---- the EWA projection, off axis, against the pinhole camera it linearizes ----------------------------------
+
+WIDTH, HEIGHT = 48, 40
+CAMERA = torch.tensor([[60.0, 0, 20.0], [0, 50.0, 18.0], [0, 0, 1]], dtype=torch.float64)  # fx != fy, off-centre
+# gsplat's limits on x/z and y/z in the Jacobian: the image border plus 0.3 half fields of view
+LIMITS = {"x": (-(20 / 60 + 0.3 * 24 / 60), (WIDTH - 20) / 60 + 0.3 * 24 / 60),
+          "y": (-(18 / 50 + 0.3 * 20 / 50), (HEIGHT - 18) / 50 + 0.3 * 20 / 50)}
+
+
+def one_gaussian_per_frame(directions, depths, scale, seed, rotate=True):
+    """rasterize() arguments for B frames of one Gaussian each (so `project`'s depth sort keeps the order): the
+    Gaussian sits at camera-space (x/z, y/z) = directions [B, 2] and depth `depths` [B], with a random covariance
+    of about `scale` m; the cameras are random rotations + translations of the world (or the identity)."""
+    generator = torch.Generator().manual_seed(seed)
+    frames = len(depths)
+    cam = torch.cat([directions * depths[:, None], depths[:, None]], -1)[:, None]  # [B, 1, 3]
+    factors = torch.randn(frames, 1, 3, 3, generator=generator, dtype=torch.float64) * scale
+    cam_covs = factors @ factors.transpose(-1, -2) + (0.1 * scale) ** 2 * torch.eye(3, dtype=torch.float64)
+    viewmat = torch.eye(4, dtype=torch.float64).repeat(frames, 1, 1)  # [B, 4, 4]
+    if rotate:
+        q, _ = torch.linalg.qr(torch.randn(frames, 3, 3, generator=generator, dtype=torch.float64))
+        viewmat[:, :3, :3] = q * torch.linalg.det(q)[:, None, None]
+        viewmat[:, :3, 3] = torch.rand(frames, 3, generator=generator, dtype=torch.float64) - 0.5
+    rotation, shift = viewmat[:, None, :3, :3], viewmat[:, None, :3, 3]
+    means = (rotation.transpose(-1, -2) @ (cam - shift)[..., None])[..., 0]  # [B, 1, 3] world
+    covs = rotation.transpose(-1, -2) @ cam_covs @ rotation  # [B, 1, 3, 3] world
+    colors, opacities = torch.ones(frames, 1, 3, dtype=torch.float64), torch.ones(frames, 1, dtype=torch.float64)
+    return means, covs, colors, opacities, CAMERA.repeat(frames, 1, 1), viewmat, HEIGHT, WIDTH
+
+
+def off_axis_directions(count, seed, reach=0.95):
+    """[count, 2] random (x/z, y/z) up to `reach` of the Jacobian limits, many of them outside the image."""
+    generator = torch.Generator().manual_seed(seed)
+    low = torch.tensor([LIMITS["x"][0], LIMITS["y"][0]], dtype=torch.float64)
+    high = torch.tensor([LIMITS["x"][1], LIMITS["y"][1]], dtype=torch.float64)
+    return reach * (low + (high - low) * torch.rand(count, 2, generator=generator, dtype=torch.float64))
+
+
+def pinhole(points, K, viewmat):
+    """Pixel coordinates [..., 2] of world points [..., 3]: K (R p + t), divided by the camera depth."""
+    image = (points @ viewmat[:3, :3].T + viewmat[:3, 3]) @ K.T
+    return image[..., :2] / image[..., 2:]
+
+
+def numerical_jacobian(point, K, viewmat, step=1e-6):
+    """d pinhole / d point [2, 3] at one world point [3], by central differences."""
+    offsets = step * torch.eye(3, dtype=point.dtype)
+    columns = [(pinhole(point + offset, K, viewmat) - pinhole(point - offset, K, viewmat)) / (2 * step)
+               for offset in offsets]
+    return torch.stack(columns, -1)
+
+
+def projected_covariances(scene):
+    """`project`'s means2d [B, 2] and 2D covariances [B, 2, 2] (its conics inverted, the low-pass taken off)."""
+    projected = project(*scene)
+    a, b, c = projected.conics[:, 0].unbind(-1)
+    conic = torch.stack([torch.stack([a, b], -1), torch.stack([b, c], -1)], -2)  # [B, 2, 2]
+    return projected.means2d[:, 0], torch.linalg.inv(conic) - LOW_PASS * torch.eye(2, dtype=conic.dtype)
+
+
+def test_ewa_projection_is_the_linearized_pinhole_projection_off_axis():
+    directions = off_axis_directions(64, seed=11)
+    depths = 1.0 + 3.0 * torch.rand(64, generator=torch.Generator().manual_seed(12), dtype=torch.float64)
+    scene = one_gaussian_per_frame(directions, depths, 0.05, seed=12)
+    means, covs, _, _, K, viewmat, _, _ = scene
+    means2d, cov2d = projected_covariances(scene)
+    outside = (means2d[:, 0] < 0) | (means2d[:, 0] > WIDTH) | (means2d[:, 1] < 0) | (means2d[:, 1] > HEIGHT)
+    assert 5 <= outside.sum() < 60  # off axis, on both sides of the image border
+    for b in range(len(directions)):
+        jacobian = numerical_jacobian(means[b, 0], K[b], viewmat[b])  # [2, 3], w.r.t. the world point
+        expected = jacobian @ covs[b, 0] @ jacobian.T
+        torch.testing.assert_close(means2d[b], pinhole(means[b, 0], K[b], viewmat[b]), rtol=0, atol=1e-9)
+        torch.testing.assert_close(cov2d[b], expected, rtol=0, atol=1e-6 * expected.abs().max().item())
+
+
+def test_ewa_covariance_is_the_spread_of_projected_samples():
+    directions = torch.tensor([[LIMITS["x"][0], LIMITS["y"][1]], [LIMITS["x"][1], LIMITS["y"][0]],
+                               [0.7 * LIMITS["x"][1], 0.7 * LIMITS["y"][1]], [0.0, 0.0]], dtype=torch.float64) * 0.9
+    scene = one_gaussian_per_frame(directions, torch.tensor([1.2, 2.0, 3.5, 2.5], dtype=torch.float64), 0.02, seed=13)
+    means, covs, _, _, K, viewmat, _, _ = scene
+    _, cov2d = projected_covariances(scene)
+    generator = torch.Generator().manual_seed(14)
+    for b in range(len(directions)):
+        noise = torch.randn(200_000, 3, generator=generator, dtype=torch.float64)
+        samples = means[b, 0] + noise @ torch.linalg.cholesky(covs[b, 0]).T  # [S, 3] world points
+        spread = torch.cov(pinhole(samples, K[b], viewmat[b]).T)  # [2, 2]
+        assert torch.linalg.norm(spread - cov2d[b]) <= 0.02 * torch.linalg.norm(cov2d[b]), b
+
+
+def test_ewa_jacobian_is_clamped_beyond_the_field_of_view_as_in_gsplat():
+    directions = torch.tensor([[2.0 * LIMITS["x"][1], 0.1], [2.0 * LIMITS["x"][0], 2.0 * LIMITS["y"][1]],
+                               [0.2, 3.0 * LIMITS["y"][0]]], dtype=torch.float64)
+    depths = torch.tensor([1.5, 2.0, 3.0], dtype=torch.float64)
+    scene = one_gaussian_per_frame(directions, depths, 0.05, seed=15, rotate=False)  # world = camera space
+    means, covs, _, _, K, viewmat, _, _ = scene
+    means2d, cov2d = projected_covariances(scene)
+    clamped = torch.stack([directions[:, 0].clamp(*LIMITS["x"]), directions[:, 1].clamp(*LIMITS["y"])], -1)
+    for b in range(len(directions)):
+        torch.testing.assert_close(means2d[b], pinhole(means[b, 0], K[b], viewmat[b]), rtol=0, atol=1e-9)
+        at_limit = torch.cat([clamped[b] * depths[b], depths[b:b + 1]])  # the point moved onto the limit
+        jacobian = numerical_jacobian(at_limit, K[b], viewmat[b])
+        expected = jacobian @ covs[b, 0] @ jacobian.T
+        torch.testing.assert_close(cov2d[b], expected, rtol=0, atol=1e-6 * expected.abs().max().item())
+
+
+def test_ewa_projection_matches_gsplats_torch_reference():
+    reference = pytest.importorskip("gsplat.cuda._torch_impl", reason="gsplat (the gpu extra) is not installed")
+    directions = torch.cat([off_axis_directions(32, seed=16, reach=1.5), off_axis_directions(32, seed=17)])
+    depths = 0.5 + 3.0 * torch.rand(64, generator=torch.Generator().manual_seed(18), dtype=torch.float64)
+    scene = one_gaussian_per_frame(directions, depths, 0.05, seed=18)
+    means, covs, _, _, K, viewmat, height, width = scene
+    projected = project(*scene)
+    _, means2d, depths, conics, _ = reference._fully_fused_projection(
+        means, covs, viewmat[:, None], K[:, None], width, height, eps2d=LOW_PASS)  # [B, 1 camera, 1 Gaussian, ...]
+    torch.testing.assert_close(projected.means2d, means2d[:, 0], rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(projected.depths, depths[:, 0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(projected.conics, conics[:, 0], rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.gpu

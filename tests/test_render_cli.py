@@ -4,10 +4,12 @@ prepared samples, preview sample choice, the CLI on real files of every kind, an
 from __future__ import annotations
 
 import re
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 from PIL import Image
 
@@ -308,8 +310,6 @@ def test_weights_are_rendered_as_saved(ntu_file, tmp_path):
 
 
 def torch_joints(path):
-    import torch
-
     return torch.from_numpy(load_raw_clip(path).joints)[None]  # [1, T, M, J, C]
 
 
@@ -355,6 +355,37 @@ def test_bad_input_is_a_clear_error(ntu_file, prepared, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_backend_gsplat_without_gsplat_is_a_one_line_error(ntu_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "gsplat", None)  # gsplat unimportable, whether or not it is installed
+    assert render(ntu_file, "--renderer", "jtm", "--backend", "gsplat", "--device", "cuda", "--out", tmp_path) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("skeletonllm render: error: --backend gsplat: gsplat does not import (")
+    assert err.endswith("install it with pip install 'skeletonllm[gpu]'\n") and err.count("\n") == 1
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error of a machine without CUDA")
+def test_device_cuda_without_cuda_is_a_one_line_error(ntu_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "gsplat", None)
+    for backend in ("auto", "torch"):
+        assert render(ntu_file, "--renderer", "jtm", "--backend", backend, "--device", "cuda", "--out", tmp_path) == 1
+        err = capsys.readouterr().err
+        assert err == "skeletonllm render: error: --device cuda: CUDA is not available on this machine\n"
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_auto_on_cuda_without_gsplat_renders_with_the_torch_backend(ntu_file, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "gsplat", None)
+    with pytest.warns(RuntimeWarning, match="falls back to the torch backend on CUDA: gsplat does not import"):
+        assert render(ntu_file, "--renderer", "3d_velocity", "--frames", 4, "--size", 40, "--device", "cuda",
+                      "--out", tmp_path / "cuda") == 0
+    assert render(ntu_file, "--renderer", "3d_velocity", "--frames", 4, "--size", 40, "--out", tmp_path / "cpu") == 0
+    for on_cuda, on_cpu in zip(assert_rendered(tmp_path / "cuda", 4, 40), assert_rendered(tmp_path / "cpu", 4, 40)):
+        assert np.abs(on_cuda.astype(int) - on_cpu.astype(int)).max() <= 1  # float rounding may differ by one level
+
+
 def test_help_names_every_renderer(capsys):
     from skeletonllm.render.renderers import RENDERERS
 
@@ -391,18 +422,20 @@ def test_dry_run_renders_previews_with_every_configured_renderer(tmp_path, snake
         renderer = job["output"].rsplit("/", 1)[1]
         assert job["shell"] == (
             f"skeletonllm render --data results/data/synth --preview 3 --renderer {renderer} --frames 12 --size 112"
-            f" --backend auto --threads 1 --out results/plots/render/{renderer} > {job['log']} 2>&1"
+            f" --backend auto --device cpu --threads 1 --out results/plots/render/{renderer} > {job['log']} 2>&1"
         )
 
 
 def test_render_config_reaches_the_preview_flags(tmp_path, snakemake):
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    config["render"].update(renderers=["jtm"], dataset="synth_ucla", preview_samples=2, size=64, frames=6)
+    config["render"].update(renderers=["jtm"], dataset="synth_ucla", preview_samples=2, size=64, frames=6,
+                            device="cuda")
     configfile = write_config(tmp_path / "render.yaml", config)
     result = snakemake(tmp_path, "-n", "-p", "all", "--configfile", str(configfile))
     assert result.returncode == 0, result.stdout
     [job] = _preview_jobs(result.stdout)
     assert "--data results/data/synth_ucla --preview 2 --renderer jtm --frames 6 --size 64 " in job["shell"]
+    assert " --backend auto --device cuda " in job["shell"]
 
     del config["render"]["dataset"]  # default: the first of datasets
     config["datasets"] = {name: config["datasets"][name] for name in ("synth_kinetics", "synth")}

@@ -21,9 +21,9 @@ the same files in OUT/<name>/ per clip, where name is the sample id or the file'
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from skeletonllm.errors import CommandError
 from skeletonllm.formats import FORMATS
 
 
@@ -39,8 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=None,
                         help="height = width in pixels (default 448, or the --weights' value)")
     parser.add_argument("--backend", default="auto", metavar="NAME",
-                        help="rasterizer: auto (gsplat on CUDA, else torch), torch, dense (slow reference) or gsplat "
-                        "(needs --device cuda); default: auto")
+                        help="rasterizer: auto (gsplat on CUDA where the gpu extra is installed, else torch, with a "
+                        "warning on CUDA), torch, dense (slow reference) or gsplat (needs --device cuda and gsplat); "
+                        "default: auto")
     parser.add_argument("--weights", type=Path, default=None,
                         help="folder with draction.safetensors + draction.json (DrAction.save) for draction renderers")
     parser.add_argument("--data", type=Path, default=None, help="prepared dataset folder for bare sample ids and --preview")
@@ -52,26 +53,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
 
 
-def _fail(message: str) -> int:
-    print(f"skeletonllm render: error: {message}", file=sys.stderr)
-    return 1
-
-
-def _check_options(args: argparse.Namespace) -> str | None:
-    """The problem with the numeric and combined options, or None."""
+def _check_options(args: argparse.Namespace) -> None:
+    """Raise CommandError naming the first problem with the numeric and combined options."""
     for name in ("frames", "size", "threads"):
         value = getattr(args, name)
         if value is not None and value < 1:
-            return f"--{name} must be at least 1, got {value}"
+            raise CommandError(f"--{name} must be at least 1, got {value}")
     if args.preview < 0:
-        return f"--preview must be at least 0, got {args.preview}"
+        raise CommandError(f"--preview must be at least 0, got {args.preview}")
     if args.frame_ms < 10:
-        return f"--frame-ms must be at least 10 (GIF delays count in 10 ms steps), got {args.frame_ms}"
+        raise CommandError(f"--frame-ms must be at least 10 (GIF delays count in 10 ms steps), got {args.frame_ms}")
     if args.preview and args.data is None:
-        return "--preview needs --data PREPARED_DIR (the dataset whose samples it picks)"
+        raise CommandError("--preview needs --data PREPARED_DIR (the dataset whose samples it picks)")
     if not args.clips and not args.preview:
-        return "name at least one CLIP, or --data PREPARED_DIR --preview N"
-    return None
+        raise CommandError("name at least one CLIP, or --data PREPARED_DIR --preview N")
 
 
 def _load_clips(args: argparse.Namespace) -> list:
@@ -93,7 +88,7 @@ def _load_clips(args: argparse.Namespace) -> list:
     return clips
 
 
-class RendererError(ValueError):
+class RendererError(CommandError):
     """The renderer cannot be built as asked (unknown name, weights that do not fit the renderer or the clip)."""
 
 
@@ -121,10 +116,11 @@ def _weighted_draction(args: argparse.Namespace):
 
 
 def _check_renderer(args: argparse.Namespace) -> None:
-    """Refuse an unknown renderer or backend, and a device or backend this machine cannot run."""
+    """Refuse an unknown renderer or backend, and a device or backend this machine cannot run. (--backend auto on
+    CUDA without gsplat renders with the torch backend, with a warning: rasterize.resolve_backend.)"""
     import torch
 
-    from skeletonllm.render.rasterize import BACKENDS
+    from skeletonllm.render.rasterize import BACKENDS, gsplat_missing
     from skeletonllm.render.renderers import RENDERERS
 
     if args.renderer not in RENDERERS:
@@ -132,10 +128,13 @@ def _check_renderer(args: argparse.Namespace) -> None:
     if args.backend not in BACKENDS:
         raise RendererError(f"unknown backend {args.backend!r}; choose one of {', '.join(BACKENDS)}")
     cuda = str(args.device).startswith("cuda")
-    if cuda and not torch.cuda.is_available():
-        raise RendererError(f"--device {args.device}: CUDA is not available on this machine")
     if args.backend == "gsplat" and not cuda:
         raise RendererError("--backend gsplat renders on CUDA only; add --device cuda or use --backend torch")
+    missing = gsplat_missing() if args.backend == "gsplat" else None
+    if missing:
+        raise RendererError(f"--backend gsplat: {missing}")
+    if cuda and not torch.cuda.is_available():
+        raise RendererError(f"--device {args.device}: CUDA is not available on this machine")
 
 
 def _renderer(args: argparse.Namespace):
@@ -157,8 +156,8 @@ def draw_clips(clips: list, args: argparse.Namespace) -> list[dict]:
     Returns, per clip, the paths `images.write_clip_images` wrote. One renderer draws clips of every topology.
     """
     import torch
-    from tqdm import tqdm
 
+    from skeletonllm.progress import progress
     from skeletonllm.render.images import to_uint8_frames, write_clip_images
 
     _check_renderer(args)
@@ -166,7 +165,7 @@ def draw_clips(clips: list, args: argparse.Namespace) -> list[dict]:
         torch.set_num_threads(args.threads)
     renderer, written = _renderer(args), []
     nested = len(clips) > 1 or args.preview > 0
-    for clip in tqdm(clips, desc=f"render {args.renderer}", unit="clip", disable=len(clips) == 1):
+    for clip in progress(clips, f"render {args.renderer}", unit="clip", disable=len(clips) == 1):
         joints = torch.from_numpy(clip.joints).to(args.device)[None]  # [1, T, M, J, C]
         with torch.no_grad():
             images = renderer(joints, clip.topology)[0]  # [F, 3, H, W], normalized
@@ -177,22 +176,18 @@ def draw_clips(clips: list, args: argparse.Namespace) -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the clips, render each with the chosen renderer and write its PNGs, GIF and contact sheet."""
+    """Load the clips, render each with the chosen renderer and write its PNGs, GIF and contact sheet. An expected
+    failure (bad options, an unreadable clip, a renderer or device this machine cannot run) raises CommandError."""
     from skeletonllm.data.normalize import EmptySequenceError
     from skeletonllm.data.prepared import DatasetError
     from skeletonllm.formats import SkeletonFormatError
 
-    problem = _check_options(args)
-    if problem:
-        return _fail(problem)
+    _check_options(args)
     try:
         clips = _load_clips(args)
     except (DatasetError, SkeletonFormatError, EmptySequenceError, OSError) as error:  # DatasetError: ClipError too
-        return _fail(str(error))
-    try:
-        written = draw_clips(clips, args)
-    except RendererError as error:
-        return _fail(str(error))
+        raise CommandError(str(error)) from None
+    written = draw_clips(clips, args)
     for clip, paths in zip(clips, written):
         label = f" ({clip.label})" if clip.label else ""
         print(f"{clip.source}{label}: {len(paths['frames'])} frames -> {paths['gif'].parent}")

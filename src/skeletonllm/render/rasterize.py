@@ -1,16 +1,52 @@
 """One rasterizer interface over three backends: it checks the inputs and dispatches.
 
 The shared 3DGS maths (projection, alpha, compositing, constants) lives in render/splat_math.py; the backends
-(dense reference, tile-culled torch, gsplat CUDA) live in render/backends/.
+(dense reference, tile-culled torch, gsplat CUDA) live in render/backends/. gsplat is the optional `gpu` extra:
+`resolve_backend` decides which backend renders, falling back from "auto" to torch where gsplat does not import.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import torch
 
 from skeletonllm.render.splat_math import project
 
 BACKENDS = ("auto", "dense", "torch", "gsplat")
+GSPLAT_INSTALL = "pip install 'skeletonllm[gpu]'"
+
+
+def gsplat_missing() -> str | None:
+    """Why the gsplat package cannot be used here (it does not import), or None when it imports."""
+    try:
+        import gsplat  # noqa: F401
+    except ImportError as error:
+        return f"gsplat does not import ({error}); install it with {GSPLAT_INSTALL}"
+    return None
+
+
+def resolve_backend(backend: str, cuda: bool) -> str:
+    """The backend that renders tensors on CUDA (cuda=True) or on the CPU: "auto" is gsplat on CUDA where gsplat
+    imports, else torch; on CUDA without gsplat it warns (RuntimeWarning) and falls back to torch.
+
+    Raises ValueError for an unknown name or "gsplat" off CUDA, and ImportError for "gsplat" without gsplat.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown rasterizer backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend in ("dense", "torch"):
+        return backend
+    if not cuda:
+        if backend == "gsplat":
+            raise ValueError("the gsplat backend needs CUDA tensors; use backend='torch' on CPU")
+        return "torch"
+    missing = gsplat_missing()
+    if missing is None:
+        return "gsplat"
+    if backend == "gsplat":
+        raise ImportError(f"the gsplat backend cannot run: {missing}")
+    warnings.warn(f"rasterizer backend 'auto' falls back to the torch backend on CUDA: {missing}", RuntimeWarning)
+    return "torch"
 
 
 def check_inputs(means, covs, colors, opacities, K, viewmat, height: int, width: int) -> None:
@@ -32,12 +68,10 @@ def check_inputs(means, covs, colors, opacities, K, viewmat, height: int, width:
 def rasterize(means, covs, colors, opacities, K, viewmat, height: int, width: int, backend: str = "auto",
               background=None):
     """Render B frames of N world-space Gaussians; returns rgb [B, H, W, 3] over `background` [3] (or black) and
-    alpha [B, H, W]. backend: "dense" (reference), "torch" (culled, CPU), "gsplat" (CUDA), "auto"."""
+    alpha [B, H, W]. backend: "dense" (reference), "torch" (culled; CPU or CUDA), "gsplat" (CUDA), "auto" (see
+    `resolve_backend`)."""
     check_inputs(means, covs, colors, opacities, K, viewmat, height, width)
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown rasterizer backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if backend == "auto":
-        backend = "gsplat" if means.is_cuda else "torch"
+    backend = resolve_backend(backend, means.is_cuda)
     if background is None:
         background = torch.zeros(3, dtype=means.dtype, device=means.device)
     background = torch.as_tensor(background, dtype=means.dtype, device=means.device)

@@ -1,20 +1,19 @@
-"""gsplat backend: gsplat.rasterization on CUDA, one camera per frame (gsplat is imported lazily; CUDA only)."""
+"""gsplat backend: gsplat.rasterization on CUDA, one camera per frame.
+
+gsplat is the optional `gpu` extra: rasterize.py imports this module only after `resolve_backend` found that gsplat
+imports and the tensors are on CUDA.
+"""
 
 from __future__ import annotations
 
 import torch
+from gsplat import rasterization
 
 from skeletonllm.render.splat_math import LOW_PASS, NEAR_PLANE
 
 
 def rasterize_gsplat(means, covs, colors, opacities, K, viewmat, height: int, width: int, background: torch.Tensor):
     """World Gaussians of B frames on CUDA -> rgb [B, H, W, 3], alpha [B, H, W] via gsplat's classic 3DGS mode."""
-    if not means.is_cuda:
-        raise ValueError("the gsplat backend needs CUDA tensors; use backend='torch' on CPU")
-    try:
-        from gsplat import rasterization
-    except ImportError as error:
-        raise ImportError("the gsplat backend needs the gsplat package (pip install gsplat) with CUDA") from error
     rgbs, alphas = [], []
     for b in range(means.shape[0]):
         rgb, alpha, _ = rasterization(
