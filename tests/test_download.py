@@ -51,6 +51,8 @@ def good_archive(tmp_path: Path) -> Path:
 def test_local_archive_is_verified_extracted_and_recorded(tmp_path, good_archive, capsys):
     out = tmp_path / "out"
     assert main(["download", "--source", str(good_archive), "--sha256", _sha(good_archive), "--out", str(out)]) == 0
+    err = capsys.readouterr().err  # stderr is no terminal here: plain progress lines, no carriage returns
+    assert f"sha256 {good_archive.name}: done, {good_archive.stat().st_size}B" in err and "\r" not in err
     assert (out / "raw/a.txt").read_bytes() == b"data"
     assert (out / "raw/b/c.txt").read_bytes() == b"data"
     assert (out / "raw/link").is_symlink()
@@ -72,9 +74,10 @@ def test_wrong_checksum_fails_showing_both_hashes(tmp_path, good_archive, capsys
     wrong = "ab" * 32
     out = tmp_path / "out"
     assert main(["download", "--source", str(good_archive), "--sha256", wrong, "--out", str(out)]) == 1
-    err = capsys.readouterr().err
-    assert wrong in err and _sha(good_archive) in err
-    assert not (out / "raw").exists()
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err == f"skeletonllm download: error: sha256 mismatch for {good_archive}: expected {wrong}, actual " \
+                  f"{_sha(good_archive)}"
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
@@ -99,10 +102,17 @@ def test_malicious_tar_is_refused_before_anything_is_written(tmp_path, entries, 
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "deep" / "evil.txt").exists()
 
 
-def test_malicious_tar_fails_the_command(tmp_path, capsys):
+def test_malicious_tar_fails_the_command_and_leaves_no_output_folder(tmp_path, capsys):
     archive = _tar(tmp_path / "evil.tar", [_entry("../evil.txt")])
-    assert main(["download", "--source", str(archive), "--sha256", _sha(archive), "--out", str(tmp_path / "o")]) == 1
-    assert "escapes the target" in capsys.readouterr().err
+    out = tmp_path / "deep" / "o"
+    assert main(["download", "--source", str(archive), "--sha256", _sha(archive), "--out", str(out)]) == 1
+    assert "escapes the target" in capsys.readouterr().err.splitlines()[-1]
+    assert not out.exists()
+    kept = tmp_path / "kept"  # an output folder that was there before stays as it was
+    (kept / "mine.txt").parent.mkdir()
+    (kept / "mine.txt").write_text("x")
+    assert main(["download", "--source", str(archive), "--sha256", _sha(archive), "--out", str(kept)]) == 1
+    assert [p.name for p in kept.iterdir()] == ["mine.txt"]
 
 
 def _zip(path: Path, entries: dict[str, bytes], links: dict[str, str] = {}) -> Path:
@@ -143,9 +153,10 @@ def test_not_an_archive_is_a_clear_error(tmp_path, capsys):
     plain.write_bytes(b"7z\xbc\xaf\x27\x1c not really")
     assert main(["download", "--source", str(plain), "--sha256", _sha(plain), "--out", str(tmp_path / "o")]) == 1
     assert "not a tar or zip archive" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
-def test_url_is_fetched_from_a_local_http_server(tmp_path, good_archive):
+def test_url_is_fetched_from_a_local_http_server_with_byte_progress(tmp_path, good_archive, capsys):
     served = tmp_path / "served"
     served.mkdir()
     (served / "good.tar.gz").write_bytes(good_archive.read_bytes())
@@ -163,6 +174,12 @@ def test_url_is_fetched_from_a_local_http_server(tmp_path, good_archive):
         server.server_close()
     assert (cache / "good.tar.gz").read_bytes() == good_archive.read_bytes()
     assert (out / "raw/b/c.txt").read_bytes() == b"data"
+    size = good_archive.stat().st_size
+    progress = [line for line in capsys.readouterr().err.splitlines() if ": done, " in line]
+    assert [line.split(",")[0] for line in progress] == ["fetch good.tar.gz: done", "sha256 good.tar.gz: done",
+                                                         "extract good.tar.gz: done"]
+    assert all(f"done, {size}B" in line for line in progress[:2])  # the archive's bytes, fetched and hashed
+    assert progress[2].startswith("extract good.tar.gz: done, 8")  # the 8 bytes of its two files
     assert json.loads((out / "download.json").read_text())["source"] == url
 
 
@@ -178,8 +195,8 @@ def test_unreachable_url_says_where_to_place_the_archive(tmp_path, good_archive,
     args = ["download", "--source", url, "--sha256", _sha(good_archive), "--out", str(out), "--cache", str(cache)]
     assert main(args) == 1
     err = capsys.readouterr().err
-    assert f"could not fetch {url}" in err
-    assert str(cache / "good.tar.gz") in err and "re-run" in err
+    assert err.startswith(f"skeletonllm download: error: could not fetch {url}") and err.count("\n") == 1
+    assert f"place it at {cache / 'good.tar.gz'} and re-run" in err
     # Placed by hand where the message says, the same command now succeeds offline.
     (cache / "good.tar.gz").write_bytes(good_archive.read_bytes())
     assert main(args) == 0

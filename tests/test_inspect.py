@@ -114,7 +114,8 @@ def test_malformed_file_exits_1_with_line_and_reason(tmp_path, capsys):
     path.write_bytes(ntu_file(tmp_path).read_bytes().replace(b"\r\n25\r\n", b"\r\n24\r\n", 1))
     assert main(["inspect", str(path), "--json"]) == 1
     captured = capsys.readouterr()
-    assert captured.out == "" and f"{path}:5:" in captured.err and "24 joints" in captured.err
+    assert captured.out == "" and captured.err.startswith(f"skeletonllm inspect: error: {path}:5:")
+    assert "24 joints" in captured.err
 
 
 def test_bvh_output_rounds_fps_and_reports_the_dropped_rest_pose(tmp_path, capsys):
@@ -132,10 +133,46 @@ def test_a_humanml3d_caption_file_is_not_a_skeleton_file(tmp_path, capsys):
     assert main(["inspect", str(captions)]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == (
-        f"skeletonllm inspect: {captions}:1: not a skeleton file: it looks like HumanML3D captions "
+        f"skeletonllm inspect: error: {captions}:1: not a skeleton file: it looks like HumanML3D captions "
         f"(caption#tokens#start#end lines); their skeleton is the matching {tmp_path / 'new_joints' / '000001.npy'}\n"
     )
     assert main(["inspect", str(tmp_path / "new_joints" / "000001.npy")]) == 0
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.skeleton", None, "No such file or directory"),
+    ("folder", "dir", "Is a directory"),
+    ("empty.json", b"", "empty file, no JSON"),
+    ("binary.json", b"\x89PNG\r\n\x1a\n" + bytes(range(128, 256)), "not UTF-8 text"),
+    ("list.json", b"[1, 2]", 'a JSON array with neither "skeletons" (NW-UCLA) nor "data" (Kinetics-skeleton)'),
+    ("nothing.json", b'{"frames": 3}', 'a JSON object with neither "skeletons"'),
+    ("truncated.json", b'{"frames": [1, 2', ":1: invalid JSON: Expecting ',' delimiter"),
+])
+def test_unreadable_files_are_one_line_errors(tmp_path, capsys, name, content, message):
+    path = tmp_path / name
+    if content == "dir":
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)
+    assert main(["inspect", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith(f"skeletonllm inspect: error: {path}:")
+    assert message in captured.err and captured.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", ["ntu", "ucla", "kinetics", "humanml3d", "bvh"])
+def test_a_file_without_frames_is_an_error(tmp_path, capsys, name):
+    """Prepare rejects a file without frames; inspect says so and exits non-zero instead of "warnings none"."""
+    path, topology, _, bodies, joints, dims, fps = sample_files(tmp_path)[name]
+    if name == "bvh":
+        path.write_text(BVH.replace("Frames: 3", "Frames: 0").split("Frame Time")[0] + "Frame Time: 0.008333\n")
+    else:
+        empty = SkeletonSequence(np.zeros((0, bodies, joints, dims), np.float32), None, get_topology(topology), fps,
+                                 {"label": 1} if name == "ucla" else {"label": "yoga"} if name == "kinetics" else {})
+        write(path, empty, name)
+    assert main(["inspect", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"skeletonllm inspect: error: {path}: the file holds no frames; prepare rejects it\n"
 
 
 def test_detection_reads_a_txt_file_by_its_content(tmp_path):

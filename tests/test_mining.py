@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,19 +10,79 @@ from pathlib import Path
 
 import pytest
 
+from skeletonllm.cli import main
 from skeletonllm.data.classes import NTU120_CLASSES
-from skeletonllm.mining import cli
+from skeletonllm.data.synth.actions import SYNTH_CLASSES
 from skeletonllm.mining.compare import compare
 
 NTU60 = NTU120_CLASSES[:60]
 REFERENCE_60 = Path(str(resources.files("skeletonllm").joinpath("resources", "ntu60_similar_actions.json")))
 
 
+CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|> {% if m['content'] is string %}{{ m['content'] }} "
+                 "{% else %}{% for p in m['content'] %}{% if p['type'] == 'image' %}<image> {% else %}{{ p['text'] }} "
+                 "{% endif %}{% endfor %}{% endif %}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
+
+
 def mine(*argv: str) -> int:
-    """Run `skeletonllm mine ARGV` in-process through the subcommand's own parser."""
-    parser = argparse.ArgumentParser()
-    cli.add_arguments(parser)
-    return cli.run(parser.parse_args(list(argv)))
+    """Run `skeletonllm mine ARGV` in-process through the console script's entry point."""
+    return main(["mine", *argv])
+
+
+def word_tokenizer(words: list[str], **special):
+    """A whitespace-split word-level tokenizer over [UNK], <eos>, the chat roles and `words`, with CHAT_TEMPLATE (built
+    offline: no download)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = ["[UNK]", "<eos>", "<|system|>", "<|user|>", "<|assistant|>", *words]
+    model = Tokenizer(models.WordLevel({word: i for i, word in enumerate(vocab)}, unk_token="[UNK]"))
+    model.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(tokenizer_object=model, unk_token="[UNK]", eos_token="<eos>", pad_token="<eos>",
+                                   chat_template=CHAT_TEMPLATE, **special)
+
+
+def text_config(vocab_size: int):
+    """A one-layer Llama config; hidden size >= vocab_size so that a bigram script fits (script_bigrams)."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(vocab_size=vocab_size, hidden_size=max(16, vocab_size), intermediate_size=16,
+                       num_hidden_layers=1, num_attention_heads=1, num_key_value_heads=1, max_position_embeddings=4096,
+                       bos_token_id=1, eos_token_id=1, pad_token_id=1)
+
+
+def script_bigrams(decoder, lm_head, tokenizer, reply: list[str]) -> None:
+    """Make a random Llama decoder write `reply` (tokens) after the generation prompt, then <eos>: each layer's writes
+    to the residual stream are zeroed, embeddings are one-hot, and lm_head maps every token to its successor."""
+    import torch
+
+    sequence = ["<|assistant|>", *reply, "<eos>"]
+    successor = dict(zip(sequence, sequence[1:]))
+    vocab_size, hidden = decoder.embed_tokens.weight.shape
+    with torch.no_grad():
+        for layer in decoder.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        decoder.embed_tokens.weight.copy_(torch.eye(vocab_size, hidden))
+        lm_head.weight.zero_()
+        for token, index in tokenizer.get_vocab().items():
+            lm_head.weight[tokenizer.convert_tokens_to_ids(successor.get(token, "<eos>")), index] = 10.0
+
+
+def tiny_causal_lm(path: Path, words: list[str], reply: list[str] | None = None) -> Path:
+    """A tiny Llama causal LM and its tokenizer with a chat template, saved to path: random weights, or scripted to
+    answer `reply` (script_bigrams)."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    tokenizer = word_tokenizer(words)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(text_config(len(tokenizer)))
+    if reply is not None:
+        script_bigrams(model.model, model.lm_head, tokenizer, reply)
+    tokenizer.save_pretrained(path)
+    model.save_pretrained(path)
+    return path
 
 
 def test_compare_matches_reference_classes_by_id_not_by_name():
@@ -44,11 +103,11 @@ def test_compare_rejects_a_reference_of_other_classes():
         compare({"a": ["b"], "b": ["a"]}, ["a", "b"], {"x": ["y"], "y": ["z"], "z": ["x"]}, 1)
 
 
-def test_file_backend_renames_the_paper_list_to_official_names_and_scores_perfectly(tmp_path, capsys):
-    assert mine("--classes", "ntu60", "--backend", "file", "--file", str(REFERENCE_60), "--compare",
-                str(REFERENCE_60), "--json", "--out", str(tmp_path)) == 0
+def test_file_backend_renames_the_paper_list_to_official_names(tmp_path, capsys):
+    assert mine("--classes", "ntu60", "--backend", "file", "--file", str(REFERENCE_60), "--json",
+                "--out", str(tmp_path)) == 0
     result = json.loads(capsys.readouterr().out)
-    assert (result["overlap_at_k"], result["jaccard"], result["classes"]) == (1.0, 1.0, 60)
+    assert result["outputs"]["json"] == str(tmp_path / "hard_negatives.json")
     mined = json.loads((tmp_path / "hard_negatives.json").read_text())
     assert list(mined) == list(NTU60)
     assert mined["eat meal/snack"][:2] == ["drink water", "brushing teeth"]  # paper: "drink water", "brush teeth"
@@ -109,7 +168,7 @@ def test_kinematic_backend_on_prepared_synth(tmp_path):
 
 
 def test_kinematic_without_prepared_data_is_a_clear_error(tmp_path, capsys):
-    assert mine("--classes", "ntu60", "--backend", "kinematic", "--out", str(tmp_path)) == 2
+    assert mine("--classes", "ntu60", "--backend", "kinematic", "--out", str(tmp_path)) == 1
     assert "prepared dataset" in capsys.readouterr().err and not any(tmp_path.iterdir())
 
 
@@ -117,11 +176,12 @@ def test_kinematic_without_prepared_data_is_a_clear_error(tmp_path, capsys):
     (["--classes", "no-such-set"], "not a dataset with built-in classes"),
     (["--classes", "ntu60", "--top-k", "60"], "--top-k must be between 1 and 59"),
     (["--classes", "ntu60", "--backend", "file"], "needs --file"),
-    (["--classes", "ntu60", "--backend", "llm"], "needs --llm-url"),
+    (["--classes", "ntu60", "--backend", "llm"], "needs --base-url and --model"),
 ])
 def test_bad_input_is_reported(argv, message, tmp_path, capsys):
-    assert mine(*argv, "--out", str(tmp_path)) == 2
-    assert message in capsys.readouterr().err
+    assert mine(*argv, "--out", str(tmp_path)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("skeletonllm mine: error: ") and message in err
 
 
 class RankingServer(BaseHTTPRequestHandler):
@@ -150,7 +210,6 @@ class RankingServer(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def chat_server():
-    pytest.importorskip("skeletonllm.remote.chat")
     RankingServer.requests = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), RankingServer)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -161,7 +220,7 @@ def chat_server():
 
 
 def test_llm_backend_ranks_through_the_endpoint_and_resumes_from_its_cache(chat_server, tmp_path, capsys):
-    argv = ["--classes", "synth", "--backend", "llm", "--llm-url", chat_server, "--llm-model", "ranker",
+    argv = ["--classes", "synth", "--backend", "llm", "--base-url", chat_server, "--model", "ranker",
             "--top-k", "2", "--out", str(tmp_path), "--json"]
     assert mine(*argv) == 0
     mined = json.loads((tmp_path / "hard_negatives.json").read_text())
@@ -181,38 +240,36 @@ def test_llm_backend_ranks_through_the_endpoint_and_resumes_from_its_cache(chat_
 
 
 def test_llm_backend_stops_with_a_clear_message_when_the_endpoint_is_unreachable(tmp_path, capsys):
-    pytest.importorskip("skeletonllm.remote.chat")
+    """Through the old spellings --llm-url and --llm-model, kept as hidden aliases."""
     import socket
 
     with socket.socket() as probe:  # a port on 127.0.0.1 that nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     assert mine("--classes", "synth", "--backend", "llm", "--llm-url", f"http://127.0.0.1:{port}/v1",
-                "--llm-model", "ranker", "--max-retries", "0", "--out", str(tmp_path)) == 2
+                "--llm-model", "ranker", "--max-retries", "0", "--out", str(tmp_path)) == 1
     error = capsys.readouterr().err
     assert "cannot reach" in error and f"127.0.0.1:{port}" in error
     assert not (tmp_path / "hard_negatives.json").exists()
 
 
 def test_llm_backend_runs_a_local_causal_lm_and_reports_an_unusable_answer(tmp_path, capsys):
-    """A tiny random GPT-2 written here stands in for a local model: its babble is cached and reported clearly."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
-    words = ["[UNK]", "<eos>", "Action", ":", "wave", "hand", "kick"]
-    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", eos_token="<eos>").save_pretrained(
-        tmp_path / "lm")
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(words), n_positions=1024, n_embd=8, n_layer=1, n_head=1, eos_token_id=1,
-                        bos_token_id=1)
-    GPT2LMHeadModel(config).save_pretrained(tmp_path / "lm")
-    argv = ["--classes", "synth", "--backend", "llm", "--llm-local", str(tmp_path / "lm"), "--out",
-            str(tmp_path / "out")]
-    assert mine(*argv) == 2
+    """A tiny random Llama with a chat template, written here, stands in for a local model: its babble is cached and
+    reported clearly, and nothing is written."""
+    model = tiny_causal_lm(tmp_path / "lm", ["Action", ":", "wave", "hand", "kick"])
+    assert mine("--classes", "synth", "--backend", "llm", "--model", str(model), "--out", str(tmp_path / "out")) == 1
     assert "class 'drink water': the answer holds no JSON list" in capsys.readouterr().err
     cached = [json.loads(line)["record"] for line in (tmp_path / "out" / "llm_cache.jsonl").read_text().splitlines()]
     assert [(r["class"], r["model"].startswith("local:")) for r in cached] == [("drink water", True)]
     assert isinstance(cached[0]["answer"], str) and not (tmp_path / "out" / "hard_negatives.json").exists()
+
+
+def test_llm_backend_ranks_with_a_local_causal_lm(tmp_path):
+    """A tiny Llama scripted to answer "[2, 1]" through its chat template: the answer is parsed for every class."""
+    model = tiny_causal_lm(tmp_path / "lm", ["[2, 1]"], reply=["[2, 1]"])
+    assert mine("--classes", "synth", "--backend", "llm", "--model", str(model), "--top-k", "2",
+                "--out", str(tmp_path / "out")) == 0
+    mined = json.loads((tmp_path / "out" / "hard_negatives.json").read_text())
+    for name in SYNTH_CLASSES:
+        candidates = [other for other in SYNTH_CLASSES if other != name]
+        assert mined[name] == [candidates[1], candidates[0]]

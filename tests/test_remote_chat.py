@@ -21,11 +21,13 @@ SECRET = "sk-test-7f3a9c1e5b2d4f60"
 
 class ChatServer:
     """A chat-completions server whose next responses follow a script of cues:
-    "ok", "429:<retry-after>", "500", "503", "hang:<seconds>", "malformed", "echo-401" (echoes the request headers
-    back in a 401 body). When the script runs out it answers "ok". Every request is recorded."""
+    "ok", "length" (ok, but cut off at max_tokens), "429:<retry-after>", "500", "503", "hang:<seconds>", "malformed",
+    "echo-401" (echoes the request headers back in a 401 body). When the script runs out it answers "ok". The reply
+    text is answer(request body), by default "reply to: <last message's content>". Every request is recorded."""
 
-    def __init__(self, script: list[str]):
+    def __init__(self, script: list[str], answer=None):
         self.script = list(script)
+        self.answer = answer or (lambda body: f"reply to: {body['messages'][-1]['content']}")
         self.requests: list[dict] = []  # {"t": monotonic s, "headers": dict, "body": dict, "cue": str, "path": str}
         self.lock = threading.Lock()
         server = self
@@ -43,9 +45,10 @@ class ChatServer:
                 if cue.startswith("hang:"):
                     time.sleep(float(cue.split(":")[1]))
                     return  # the client has given up by now; close without an answer
-                if cue == "ok":
-                    reply = f"reply to: {body['messages'][-1]['content']}"
-                    self._send(200, {"choices": [{"message": {"role": "assistant", "content": reply}}]})
+                if cue in ("ok", "length"):
+                    reply = {"role": "assistant", "content": server.answer(body)}
+                    finish = "stop" if cue == "ok" else "length"
+                    self._send(200, {"choices": [{"message": reply, "finish_reason": finish}]})
                 elif cue.startswith("429:"):
                     self._send(429, {"error": "slow down"}, {"Retry-After": cue.split(":")[1]})
                 elif cue in ("500", "503"):
@@ -113,6 +116,14 @@ def test_success_sends_model_messages_and_params(chat_server):
     (request,) = server.requests
     assert request["path"] == "/v1/chat/completions"
     assert request["body"] == {"model": "test-model", "messages": MESSAGES, "temperature": 0.2}
+
+
+def test_reply_says_whether_the_answer_was_cut_off(chat_server):
+    server = chat_server(["ok", "length"])
+    client = make_client(server)
+    assert client.reply(MESSAGES).finish_reason == "stop"
+    cut = client.reply(MESSAGES, max_tokens=3)
+    assert cut.finish_reason == "length" and cut.text == "reply to: which limb moves?"
 
 
 def test_429_retry_after_is_honoured(chat_server):

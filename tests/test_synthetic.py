@@ -310,7 +310,7 @@ def test_cli_writes_archive_and_checksum(tmp_path, capsys):
                             "synth/ntu/S001C001P001R001A020.skeleton", f"synth/kinetics/S001C001P001R001A{bow:03d}.json",
                             "synth/kinetics/S001C001P001R001A020.json"])
     assert read_sha256_file(tmp_path / "synth.tar.gz.sha256", "synth.tar.gz") == sha256_file(tmp_path / "synth.tar.gz")
-    assert main(["synth", "--out", str(tmp_path / "bad"), "--subjects", "0"]) == 2
+    assert main(["synth", "--out", str(tmp_path / "bad"), "--subjects", "0"]) == 1
     assert "subjects must be at least 1" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         main(["synth", "--help"])

@@ -1,22 +1,29 @@
 """Teacher rationales: grounded in the measured motion (limb and side), mirrored classes give mirrored text, the
-label options, and `skeletonllm teach` writing a resumable rationales.jsonl from prepared data."""
+label options, the answer contract, and `skeletonllm teach` writing a resumable rationales.jsonl from prepared data
+with the kinematic, openai (a local HTTP server) and hf (a tiny transformers VLM built here) backends."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
+from pathlib import Path
 
-import numpy as np
 import pytest
 
+from skeletonllm.cli import main
 from skeletonllm.data.normalize import normalize_sequence
+from skeletonllm.data.prepare import prepare
+from skeletonllm.data.prepared import PreparedDataset
 from skeletonllm.data.synth.actions import SYNTH_CLASSES
+from skeletonllm.data.synth.dataset import generate_dataset
 from skeletonllm.data.synth.formats import ntu_sequence
 from skeletonllm.data.synth.scene import Sample, camera_for, perform
-from skeletonllm.teacher import cli
+from skeletonllm.render.draction import DrAction, DrActionConfig
+from skeletonllm.teacher.answer import Answer, BadAnswer, check
 from skeletonllm.teacher.kinematic import rationale
 from skeletonllm.teacher.motion_facts import measure
+from test_mining import script_bigrams, text_config, word_tokenizer
+from test_remote_chat import ChatServer
 
 CASES = [(subject, camera) for subject in (1, 2, 3) for camera in (1, 2)]
 
@@ -79,91 +86,203 @@ def test_unconditioned_rationale_never_names_the_label_before_the_last_line(name
     assert "Label:" not in dropped and conditioned == f"{dropped}\nLabel: {name}"
 
 
+CLASSES = ["wave right hand", "kick with left leg", "clap hands"]
+
+
+def prepared_store(root: Path, dataset: str, fmt: str) -> tuple[Path, Path]:
+    """A real store of 6 synthetic samples (CLASSES x 2 subjects, `fmt` files prepared as `dataset`) and a split
+    whose "train" list is every sample."""
+    raw = generate_dataset(root / "raw", seed=0, subjects=2, repetitions=1, cameras=1, classes=CLASSES,
+                           formats=(fmt,))
+    prepare(dataset, raw, root / "data", workers=1)
+    split = root / "split.json"
+    split.write_text(json.dumps({"train": list(PreparedDataset(root / "data").index["sample_id"])}))
+    return root / "data", split
+
+
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    """A prepared-layout dataset of 6 synthetic samples (3 classes x 2 subjects) and its split file."""
-    import pandas as pd
-
-    root = tmp_path_factory.mktemp("prepared")
-    names = ["wave right hand", "kick with left leg", "clap hands"]
-    rows, poses, offset = [], [], 0
-    for subject in (1, 2):
-        for name in names:
-            joints = synth(name, subject).joints  # [T, 2, 25, 3]
-            sample_id = f"S001C001P{subject:03d}R001A{SYNTH_CLASSES.index(name) + 1:03d}"
-            rows.append({"sample_id": sample_id, "label": SYNTH_CLASSES.index(name), "label_name": name,
-                         "offset": offset, "length": len(joints)})
-            poses.append(joints)
-            offset += len(joints)
-    np.save(root / "poses.npy", np.concatenate(poses))
-    pd.DataFrame(rows).to_parquet(root / "index.parquet")
-    (root / "manifest.json").write_text(json.dumps({"topology": {"name": "ntu25"}}))
-    split = root / "split.json"
-    split.write_text(json.dumps({"train": [r["sample_id"] for r in rows]}))
-    return root, split, rows
+    """(data folder, split file, label name of each train sample) of the NTU-format store."""
+    data, split = prepared_store(tmp_path_factory.mktemp("prepared"), "synth", "ntu")
+    store = PreparedDataset(data)
+    names = [store.class_name(int(label)) for label in store.index["label"]]
+    return data, split, names
 
 
-def _teach(root, split, out, *extra):
-    parser = argparse.ArgumentParser()
-    cli.add_arguments(parser)
-    args = parser.parse_args(["--dataset", "synth", "--data", str(root), "--split", str(split), "--out", str(out),
-                              *extra])
-    assert cli.run(args) == 0
-    return [json.loads(line) for line in (out / "rationales.jsonl").read_text().splitlines()]
+@pytest.fixture(scope="module")
+def renderer(tmp_path_factory) -> Path:
+    """A small DrAction checkpoint (2 frames of 32 pixels), to keep the model teachers fast."""
+    return DrAction(DrActionConfig(frames=2, size=32, backend="torch")).save(tmp_path_factory.mktemp("draction"))
+
+
+def jsonl(path: Path) -> list[dict]:
+    """The records of a JSONL file; none when it does not exist."""
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def teach(data, split, out, *extra) -> tuple[int, list[dict], list[dict]]:
+    """Run `skeletonllm teach` through the console entry point: (exit status, rationales, rejected samples)."""
+    code = main(["teach", "--dataset", "synth", "--data", str(data), "--split", str(split), "--out", str(out),
+                 *extra])
+    return code, jsonl(out / "rationales.jsonl"), jsonl(out / "rejected.jsonl")
+
+
+def test_the_answer_contract():
+    good = "The right arm rises and waves.\n**Label:** Wave Right Hand."
+    assert check(Answer(good), "wave right hand") == "The right arm rises and waves.\nLabel: wave right hand"
+    for text, cut_off, problem in [
+        ("", False, "empty answer"),
+        ("The right arm rises and waves.", False, "does not end with a 'Label: <label>' line"),
+        ("The right arm rises.\nLabel: wave left hand", False, "but the sample is 'wave right hand'"),
+        ("Label: wave right hand", False, "no reasoning"),
+        ("The right arm rises.\nLabel: wave right hand", True, "cut off"),
+    ]:
+        with pytest.raises(BadAnswer, match=re.escape(problem)):
+            check(Answer(text, cut_off), "wave right hand")
 
 
 def test_teach_writes_rationales_and_resumes_from_the_cache(prepared, tmp_path):
-    root, split, rows = prepared
+    data, split, names = prepared
     out = tmp_path / "teacher"
-    first = _teach(root, split, out, "--limit", "4")
-    assert [r["sample_id"] for r in first] == [r["sample_id"] for r in rows[:4]]
-    assert all(r["backend"] == "kinematic" and r["rationale"].endswith(f"Label: {r['label_name']}") for r in first)
-    assert main_mover(first[0]["rationale"]) == "right arm" and main_mover(first[1]["rationale"]) == "left leg"
+    code, first, rejected = teach(data, split, out, "--limit", "4")
+    assert code == 0 and not rejected
+    assert [r["label_name"] for r in first] == names[:4]
+    assert all(r["backend"] == "kinematic" and r["rationale"].endswith(f"\nLabel: {r['label_name']}") for r in first)
+    movers = {r["label_name"]: main_mover(r["rationale"]) for r in first}
+    assert movers["wave right hand"] == "right arm" and movers["kick with left leg"] == "left leg"
     cache = out / "cache.jsonl"
     assert len(cache.read_text().splitlines()) == 4
     with open(cache, "a") as f:  # a kill in the middle of writing an answer leaves a torn line
         f.write('{"key": "abc", "rec')
-    full = _teach(root, split, out)
-    assert len(full) == 6 and full[:4] == first
+    code, full, _ = teach(data, split, out)
+    assert code == 0 and len(full) == 6 and full[:4] == first
     assert len([line for line in cache.read_text().splitlines() if line.endswith("}")]) == 6  # 4 reused, 2 new
-    bare = _teach(root, split, tmp_path / "bare", "--no-keep-final-label", "--no-condition-on-label")
-    assert all("Label:" not in r["rationale"] and r["label_name"] not in r["rationale"] for r in bare)
+    code, bare, _ = teach(data, split, tmp_path / "bare", "--no-keep-final-label", "--no-condition-on-label")
+    assert code == 0 and all("Label:" not in r["rationale"] and r["label_name"] not in r["rationale"] for r in bare)
 
 
-def test_teach_rejects_a_split_without_train_ids(prepared, tmp_path):
-    root, _, _ = prepared
+def test_a_20_fps_dataset_rationale_states_the_true_duration(tmp_path):
+    """HumanML3D clips are 20 fps: the rationale's seconds are frames / 20, as the store records it."""
+    data, split = prepared_store(tmp_path, "synth_humanml3d", "humanml3d")
+    code, rationales, _ = teach(data, split, tmp_path / "out")
+    store = PreparedDataset(data)
+    assert code == 0 and len(rationales) == 6
+    for record in rationales:
+        frames = int(store.row(record["sample_id"])["length"])
+        seconds, counted = re.search(r"over ([\d.]+) s \((\d+) frames\)", record["rationale"]).groups()
+        assert int(counted) == frames and seconds == f"{frames / 20:.1f}" != f"{frames / 30:.1f}"
+
+
+def test_teach_rejects_a_split_without_train_ids(prepared, tmp_path, capsys):
+    data, _, _ = prepared
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
-    with pytest.raises(SystemExit, match="no 'train' list"):
-        _teach(root, bad, tmp_path / "out")
+    assert teach(data, bad, tmp_path / "out")[0] == 1
+    assert capsys.readouterr().err == f"skeletonllm teach: error: {bad}: no 'train' list of sample ids\n"
 
 
-def test_openai_teacher_sends_rendered_frames_retries_and_caches(prepared, tmp_path, monkeypatch):
+def contract_reply(body: dict) -> str:
+    """A chat server's answer that meets the contract: a reasoning line, then the label the instruction names."""
+    text = next(p["text"] for p in body["messages"][-1]["content"] if p["type"] == "text")
+    label = re.search(r"The true action is '(.+?)'", text).group(1)
+    return f"The clip shows a movement.\nLabel: {label}"
+
+
+def test_openai_teacher_sends_rendered_frames_retries_and_caches(prepared, renderer, tmp_path, monkeypatch):
     """The openai backend against a real chat-completions server on 127.0.0.1 that fails on cue."""
-    from test_remote_chat import ChatServer
-
-    from skeletonllm.render.draction import DrAction, DrActionConfig
-
-    root, split, rows = prepared
-    checkpoint = tmp_path / "draction"
-    DrAction(DrActionConfig(frames=2, size=32, backend="torch")).save(checkpoint)
+    data, split, names = prepared
     secret = "sk-teacher-test-5e1d"
     monkeypatch.setenv("TEACHER_TEST_KEY", secret)
-    server = ChatServer(["429:0", "ok", "500", "ok"])
+    server = ChatServer(["429:0", "ok", "500", "ok"], answer=contract_reply)
     try:
-        remote = ["--backend", "openai", "--renderer", str(checkpoint), "--base-url", server.base_url,
-                  "--model", "vlm", "--api-key-env", "TEACHER_TEST_KEY", "--limit", "2"]
+        remote = ["--backend", "openai", "--renderer", str(renderer), "--base-url", server.base_url,
+                  "--model", "vlm", "--api-key-env", "TEACHER_TEST_KEY", "--limit", "2", "--max-retries", "1",
+                  "--timeout-s", "5"]
         out = tmp_path / "openai"
-        first = _teach(root, split, out, *remote)
-        assert len(server.requests) == 4  # two samples, each retried once
+        code, first, _ = teach(data, split, out, *remote)
+        assert code == 0 and len(server.requests) == 4  # two samples, each retried once
         content = server.requests[1]["body"]["messages"][-1]["content"]
         images = [part for part in content if part.get("type") == "image_url"]
         assert len(images) == 2 and all(p["image_url"]["url"].startswith("data:image/png;base64,") for p in images)
-        assert all(r["backend"] == "openai" and r["rationale"].startswith("reply to:") for r in first)
-        assert [r["sample_id"] for r in first] == [r["sample_id"] for r in rows[:2]]
-        again = _teach(root, split, out, *remote)
-        assert again == first and len(server.requests) == 4  # answered from the cache
+        assert server.requests[1]["body"]["temperature"] == 0.0  # the first attempt is greedy
+        assert [r["rationale"] for r in first] == [f"The clip shows a movement.\nLabel: {n}" for n in names[:2]]
+        assert teach(data, split, out, *remote)[1] == first and len(server.requests) == 4  # from the cache
         written = "".join(path.read_text() for path in out.iterdir() if path.is_file())
         assert secret not in written
     finally:
         server.close()
+
+
+def test_a_teacher_answer_without_label_is_never_written(prepared, renderer, tmp_path):
+    """Sample 1: babble, then a good answer (kept). Sample 2: babble, a cut-off answer, a wrong label (rejected)."""
+    data, split, names = prepared
+    replies = iter(["I am not sure what this is.", "A movement.\nLabel: " + names[0],
+                    "More babble without a label.", "A movement.\nLabel: " + names[1],
+                    "A movement.\nLabel: " + names[2]])
+    server = ChatServer(["ok", "ok", "ok", "length", "ok"], answer=lambda body: next(replies))
+    try:
+        out = tmp_path / "openai"
+        code, kept, rejected = teach(data, split, out, "--backend", "openai", "--renderer", str(renderer),
+                                     "--base-url", server.base_url, "--model", "vlm", "--limit", "2")
+    finally:
+        server.close()
+    assert code == 0 and [r["rationale"] for r in kept] == ["A movement.\nLabel: " + names[0]]
+    assert [body["body"]["temperature"] for body in server.requests] == [0.0, 0.7, 0.0, 0.7, 0.7]
+    (sample,) = rejected
+    assert sample["label_name"] == names[1] and [a["attempt"] for a in sample["answers"]] == [0, 1, 2]
+    problems = [a["problem"] for a in sample["answers"]]
+    assert problems[0].startswith("does not end with a 'Label: <label>' line") and problems[1].startswith("cut off")
+    assert problems[2] == f"ends with 'Label: {names[2]}', but the sample is {names[1]!r}"
+    assert "Label:" in (out / "cache.jsonl").read_text()  # every answer is cached, kept or not
+    assert "babble" not in (out / "rationales.jsonl").read_text()
+
+
+def tiny_vlm(path: Path, reply: list[str] | None = None) -> Path:
+    """A tiny LLaVA (CLIP vision tower, Llama decoder) with a word-level tokenizer, an image processor and a chat
+    template, saved to path: random weights, or a decoder scripted to answer `reply` (test_mining.script_bigrams)."""
+    import torch
+    from transformers import (CLIPImageProcessorPil, CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration,
+                              LlavaProcessor)
+
+    words = ["<image>", "Label:", *CLASSES[0].split(), "arm", "moves", "up", ".", "\n"]
+    tokenizer = word_tokenizer(words, extra_special_tokens={"image_token": "<image>"})
+    processor = LlavaProcessor(CLIPImageProcessorPil(size={"shortest_edge": 16}, crop_size={"height": 16, "width": 16}),
+                               tokenizer, patch_size=8, vision_feature_select_strategy="default",
+                               num_additional_image_tokens=1, chat_template=tokenizer.chat_template)
+    vision = CLIPVisionConfig(hidden_size=8, intermediate_size=16, num_hidden_layers=1, num_attention_heads=1,
+                              image_size=16, patch_size=8)
+    config = LlavaConfig(vision_config=vision, text_config=text_config(len(tokenizer)),
+                         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+                         vision_feature_select_strategy="default", vision_feature_layer=-1)
+    torch.manual_seed(0)
+    model = LlavaForConditionalGeneration(config)
+    if reply is not None:
+        script_bigrams(model.model.language_model, model.lm_head, tokenizer, reply)
+    processor.save_pretrained(path)
+    model.save_pretrained(path)
+    return path
+
+
+def test_hf_teacher_keeps_a_contract_answer_of_a_local_vlm(prepared, renderer, tmp_path):
+    """A tiny VLM scripted to say "arm moves up . (newline) Label: wave right hand" for every clip: kept for the wave
+    samples, rejected (wrong label) for the others."""
+    data, split, names = prepared
+    model = tiny_vlm(tmp_path / "vlm", reply=["arm", "moves", "up", ".", "\n", "Label:", *CLASSES[0].split()])
+    code, kept, rejected = teach(data, split, tmp_path / "out", "--backend", "hf", "--model", str(model),
+                                 "--renderer", str(renderer), "--answer-attempts", "2")
+    assert code == 0 and [r["label_name"] for r in kept] == [n for n in names if n == CLASSES[0]]
+    assert all(r["rationale"] == f"arm moves up .\nLabel: {CLASSES[0]}" for r in kept)
+    assert sorted(r["label_name"] for r in rejected) == sorted(n for n in names if n != CLASSES[0])
+    assert all(a["problem"].startswith("ends with 'Label: wave right hand'") for r in rejected for a in r["answers"])
+
+
+def test_hf_teacher_rejects_the_babble_of_a_random_vlm(prepared, renderer, tmp_path, capsys):
+    """A tiny random VLM writes no contract answer: nothing becomes training data, and the command says so."""
+    data, split, _ = prepared
+    model = tiny_vlm(tmp_path / "vlm")
+    code, kept, rejected = teach(data, split, tmp_path / "out", "--backend", "hf", "--model", str(model),
+                                 "--renderer", str(renderer), "--limit", "2", "--answer-attempts", "2")
+    assert code == 1 and kept == [] and len(rejected) == 2
+    assert all(len(r["answers"]) == 2 for r in rejected)
+    last_line = capsys.readouterr().err.splitlines()[-1]
+    assert last_line.startswith("skeletonllm teach: error: no answer met the contract")

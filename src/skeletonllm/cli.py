@@ -29,8 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with every subcommand's options."""
     parser = argparse.ArgumentParser(
         prog="skeletonllm",
-        description="SkeletonLLM pipeline: skeleton formats, data preparation, rendering, training, evaluation. "
-        "Every Snakemake rule calls one of these subcommands; run `skeletonllm <command> --help` for details.",
+        description="SkeletonLLM pipeline: skeleton files, datasets (synthesis, download, preparation, splits), "
+        "rendering, hard-negative mining, teacher rationales and benchmarks. Every Snakemake rule calls one of these "
+        "subcommands; run `skeletonllm <command> --help` for details.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="<command>")
     for name, module_name in COMMANDS.items():

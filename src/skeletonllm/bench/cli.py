@@ -1,4 +1,4 @@
-"""Run a benchmark: `skeletonllm bench <name>` (prepare: NTU parse + normalize throughput against the baseline).
+"""Run a benchmark: `skeletonllm bench prepare` (NTU parse + normalize throughput) or `render` (rasterizer speed).
 
 Each benchmark is a module exporting add_arguments(parser) and run(args) -> int; the first line of its docstring
 is its help.

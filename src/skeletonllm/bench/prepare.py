@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from skeletonllm.errors import CommandError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `skeletonllm bench prepare`."""
@@ -127,7 +129,7 @@ def measure(files: int, workers: int, repeats: int, seed: int) -> dict:
 def run(args: argparse.Namespace) -> int:
     """Entry point of `skeletonllm bench prepare`."""
     if args.files < 1 or args.workers < 1 or args.repeats < 1:
-        raise SystemExit("skeletonllm bench prepare: --files, --workers and --repeats must be at least 1")
+        raise CommandError("--files, --workers and --repeats must be at least 1")
     figures = measure(args.files, args.workers, args.repeats, args.seed)
     if args.json:
         print(json.dumps({key: figures[key] for key in ("files_per_s", "mb_per_s", "baseline_files_per_s", "speedup")}))

@@ -22,6 +22,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from skeletonllm.errors import CommandError
+
 LINE_SAMPLES = 10
 BODY_DISTANCE = 3.5  # metres from the camera to the bodies
 FIELD_OF_VIEW_DEG = 60.0
@@ -177,13 +179,13 @@ def run(args: argparse.Namespace) -> int:
     backends = args.backends.split(",") if args.backends else _available_backends()
     unknown = [name for name in backends if name not in BACKENDS or name == "auto"]
     if unknown:
-        raise SystemExit(f"bench render: unknown backend(s) {unknown}; choose from torch, dense, gsplat")
+        raise CommandError(f"unknown backend(s) {unknown}; choose from torch, dense, gsplat")
     if "dense" not in backends:
-        raise SystemExit("bench render: --backends must include dense, the reference the speedups are relative to")
+        raise CommandError("--backends must include dense, the reference the speedups are relative to")
     if "gsplat" in backends and not torch.cuda.is_available():
-        raise SystemExit("bench render: the gsplat backend needs CUDA, which this machine lacks")
+        raise CommandError("the gsplat backend needs CUDA, which this machine lacks")
     if min(args.size, args.frames, args.clips, args.repeats, args.dense_repeats) < 1:
-        raise SystemExit("bench render: --size, --frames, --clips, --repeats and --dense-repeats must be >= 1")
+        raise CommandError("--size, --frames, --clips, --repeats and --dense-repeats must be >= 1")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     results = benchmark(backends, args.frames, args.size, args.clips, args.repeats, args.dense_repeats, device)
     if args.json:

@@ -1,7 +1,7 @@
 """Safe extraction of tar and zip archives: every entry is checked before anything is written.
 
 Refused: absolute paths, entries that escape the target through "..", links (symbolic or hard) whose target lies
-outside the target directory, and device files or fifos.
+outside the target directory, and device files or fifos. Extraction shows byte progress (skeletonllm.progress).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import stat
 import tarfile
 import zipfile
 from pathlib import Path
+
+from skeletonllm.progress import progress
 
 
 class UnsafeArchiveError(ValueError):
@@ -49,10 +51,11 @@ def _extract_tar(archive: Path, out: Path) -> list[str]:
                 _check_link(archive, member.name, member.linkname, hard=member.islnk())
             elif not (member.isfile() or member.isdir()):
                 raise UnsafeArchiveError(f"{archive}: refusing entry {member.name!r}: device file or fifo")
-        if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: the standard library's own checks on top of ours
-            tar.extractall(out, members=members, filter="data")
-        else:  # pragma: no cover - older interpreters; every member was checked above
-            tar.extractall(out, members=members)
+        checks = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # the standard library's, on top
+        with progress(total=sum(m.size for m in members), desc=f"extract {archive.name}", unit="B") as bar:
+            for member in members:  # in archive order, so a compressed stream is read once
+                tar.extract(member, out, **checks)
+                bar.update(member.size)
         return sorted(_inside(archive, m.name) for m in members if m.isfile() or m.islnk())
 
 
@@ -63,7 +66,10 @@ def _extract_zip(archive: Path, out: Path) -> list[str]:
             _inside(archive, info.filename)
             if stat.S_ISLNK(info.external_attr >> 16):
                 _check_link(archive, info.filename, bundle.read(info).decode("utf-8", "replace"), hard=False)
-        bundle.extractall(out, members=infos)  # zipfile writes a link entry as a small file, never a link
+        with progress(total=sum(i.file_size for i in infos), desc=f"extract {archive.name}", unit="B") as bar:
+            for info in infos:  # zipfile writes a link entry as a small file, never a link
+                bundle.extract(info, out)
+                bar.update(info.file_size)
         return sorted(_inside(archive, info.filename) for info in infos if not info.is_dir())
 
 

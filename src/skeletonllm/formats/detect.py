@@ -7,7 +7,6 @@ skeleton file, and the error says what it looks like (HumanML3D captions ``capti
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -17,6 +16,8 @@ FORMATS = ("ntu", "ucla", "pku", "humanml3d", "kinetics", "bvh")
 _BY_EXTENSION = {".skeleton": "ntu", ".bvh": "bvh", ".npy": "humanml3d"}
 _SNIFF_BYTES = 65536
 _PKU_VALUES = 150
+_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean",
+               type(None): "null"}
 
 
 def detect_format(path: str | Path) -> str:
@@ -45,20 +46,23 @@ def detect_format(path: str | Path) -> str:
 
 
 def _json_format(path: Path, head: bytes) -> str:
-    """NW-UCLA json has a "skeletons" key, Kinetics-skeleton json a "data" key."""
+    """NW-UCLA json has a "skeletons" key, Kinetics-skeleton json a "data" key. An empty file, one that is not JSON
+    and JSON other than such an object are each a SkeletonFormatError saying which."""
     if re.search(rb'"skeletons"\s*:', head):
         return "ucla"
     if re.search(rb'"data"\s*:', head):
         return "kinetics"
-    try:
-        keys = set(json.loads(path.read_bytes()))
-    except (ValueError, TypeError):
-        keys = set()
-    if "skeletons" in keys:
+    if not head.strip() and len(head) < _SNIFF_BYTES:
+        raise SkeletonFormatError(path, None, "empty file, no JSON")
+    from skeletonllm.formats import load_json
+
+    content = load_json(path)
+    if isinstance(content, dict) and "skeletons" in content:
         return "ucla"
-    if "data" in keys:
+    if isinstance(content, dict) and "data" in content:
         return "kinetics"
-    raise SkeletonFormatError(path, None, 'JSON with neither "skeletons" (NW-UCLA) nor "data" (Kinetics-skeleton)')
+    raise SkeletonFormatError(path, None, f'a JSON {_JSON_TYPES[type(content)]} with neither "skeletons" (NW-UCLA) '
+                              'nor "data" (Kinetics-skeleton)')
 
 
 def _text_format(path: Path, head: bytes) -> str:

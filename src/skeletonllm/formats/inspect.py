@@ -2,16 +2,17 @@
 
 Reads any supported format (ntu, ucla, pku, humanml3d, kinetics, bvh; detected from the extension and
 content). ``--json`` prints one JSON object with exactly the keys format, topology, frames, bodies, joints,
-dims, fps, warnings. A malformed file prints its line and reason and exits with status 1.
+dims, fps, warnings. A missing, malformed or frameless file is an error: one line (with the file's line and the
+reason where it has them) and exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from skeletonllm.formats import FORMATS, SkeletonFormatError, SkeletonSequence, read
+from skeletonllm.errors import CommandError
+from skeletonllm.formats import FORMATS, SkeletonSequence, read
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,11 +60,13 @@ def format_block(path: str, seq: SkeletonSequence) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Read the file and print its summary; returns 1 (with the reason on stderr) for a malformed file."""
+    """Read the file and print its summary. A file that cannot be opened or holds no frames is a CommandError, and a
+    malformed one a SkeletonFormatError (a CommandError too)."""
     try:
         seq = read(args.file, args.format)
-    except SkeletonFormatError as error:
-        print(f"skeletonllm inspect: {error}", file=sys.stderr)
-        return 1
+    except OSError as error:  # missing, a directory, unreadable
+        raise CommandError(f"{args.file}: {error.strerror or error}") from None
+    if seq.num_frames == 0:
+        raise CommandError(f"{args.file}: the file holds no frames; prepare rejects it")
     print(json.dumps(summary(seq)) if args.json else format_block(args.file, seq))
     return 0

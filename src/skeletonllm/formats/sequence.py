@@ -8,11 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from skeletonllm.errors import CommandError
 from skeletonllm.formats.topology import Topology
 
 
-class SkeletonFormatError(ValueError):
-    """A skeleton file is malformed. Carries the file, the 1-based line (or None) and the reason."""
+class SkeletonFormatError(CommandError, ValueError):
+    """A skeleton file is malformed. Carries the file, the 1-based line (or None) and the reason; a command that meets
+    it reports that one line (errors.CommandError)."""
 
     def __init__(self, path: str | Path, line: int | None, reason: str):
         self.path = str(path)

@@ -8,7 +8,8 @@ against a reference list (overlap@k and Jaccard, classes matched by id) and writ
   skeletonllm mine --classes ntu60 --backend embedding --top-k 5 \\
       --compare src/skeletonllm/resources/ntu60_similar_actions.json --json
   skeletonllm mine --classes results/data/synth --backend kinematic
-  skeletonllm mine --classes ntu60 --backend llm --llm-url http://127.0.0.1:8000/v1 --llm-model my-model
+  skeletonllm mine --classes ntu60 --backend llm --base-url http://127.0.0.1:8000/v1 --model my-model
+  skeletonllm mine --classes ntu60 --backend llm --model path/to/local/causal-lm
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+from skeletonllm.errors import CommandError
+from skeletonllm.remote.options import add_model_arguments, chat_client
 
 BACKENDS = ("embedding", "kinematic", "llm", "file")
 
@@ -26,21 +30,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dataset with built-in classes (ntu60, ntu120, nwucla, pkummd, synth) or a prepared "
                              "dataset folder (results/data/<dataset>)")
     parser.add_argument("--backend", choices=BACKENDS, default="embedding",
-                        help="similarity source (default embedding)")
+                        help="similarity source (default embedding); llm: a chat model at --base-url, or a local "
+                             "transformers causal LM (--model FOLDER)")
     parser.add_argument("--top-k", type=int, default=5, help="neighbours per class (default 5)")
     parser.add_argument("--data", type=Path, help="prepared dataset folder for --backend kinematic "
                                                   "(default: --classes when it is a folder)")
     parser.add_argument("--file", type=Path, help="JSON {class: [neighbours]} for --backend file (classes by id)")
     parser.add_argument("--descriptions", type=Path,
                         help="JSON {class: short description} embedded instead of the class name (embedding)")
-    parser.add_argument("--llm-url", help="OpenAI-compatible base URL, e.g. http://host:8000/v1 (llm)")
-    parser.add_argument("--llm-model", help="model name sent to --llm-url (llm)")
-    parser.add_argument("--llm-local", help="local transformers causal LM folder, instead of --llm-url (llm)")
-    parser.add_argument("--api-key-env", default="OPENAI_API_KEY",
-                        help="environment variable holding the API key (default OPENAI_API_KEY); never logged")
-    parser.add_argument("--requests-per-s", type=float, help="rate limit for --llm-url (default none)")
-    parser.add_argument("--timeout-s", type=float, default=60, help="per-request timeout for --llm-url")
-    parser.add_argument("--max-retries", type=int, default=5, help="retries of 429/5xx/timeouts for --llm-url")
+    add_model_arguments(parser)
     parser.add_argument("--cache", type=Path, help="JSONL answer cache for llm (default OUT/llm_cache.jsonl)")
     parser.add_argument("--compare", type=Path, help="reference JSON to score against (overlap@k, Jaccard)")
     parser.add_argument("--out", type=Path, help="output folder (default results/mining/<dataset>)")
@@ -48,19 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _llm_model(args: argparse.Namespace):
-    """(client, model id) for the llm backend from --llm-url/--llm-model or --llm-local."""
+    """(client, model id) for the llm backend: an endpoint (--base-url and --model) or a local model (--model)."""
+    if not args.model:
+        raise ValueError("--backend llm needs --base-url and --model (an OpenAI-compatible endpoint) "
+                         "or --model alone (a local transformers model folder)")
+    if args.base_url:
+        return chat_client(args), f"{args.base_url}:{args.model}"
     from skeletonllm.mining.llm import LocalCausalLM
 
-    if args.llm_local:
-        return LocalCausalLM(args.llm_local), f"local:{args.llm_local}"
-    if not (args.llm_url and args.llm_model):
-        raise ValueError("--backend llm needs --llm-url and --llm-model (an OpenAI-compatible endpoint) "
-                         "or --llm-local (a transformers model folder)")
-    from skeletonllm.remote.chat import ChatClient
-
-    client = ChatClient(args.llm_url, args.llm_model, api_key_env=args.api_key_env, timeout_s=args.timeout_s,
-                        max_retries=args.max_retries, requests_per_s=args.requests_per_s)
-    return client, f"{args.llm_url}:{args.llm_model}"
+    return LocalCausalLM(args.model), f"local:{args.model}"
 
 
 def mine(args: argparse.Namespace, names: tuple[str, ...], out: Path) -> dict[str, list[str]]:
@@ -94,12 +88,10 @@ def mine(args: argparse.Namespace, names: tuple[str, ...], out: Path) -> dict[st
 
 
 def run(args: argparse.Namespace) -> int:
-    """Mine, write the outputs, optionally compare; returns 0, or 2 with a message on bad input."""
-    import sys
-
+    """Mine, write the outputs, optionally compare; returns 0. Bad input and an unreachable or failing endpoint are
+    CommandErrors (remote.chat.ChatError is one)."""
     from skeletonllm.mining import compare, views
     from skeletonllm.mining.classes import resolve_classes
-    from skeletonllm.remote.chat import ChatError
 
     try:
         class_list = resolve_classes(args.classes)
@@ -108,9 +100,8 @@ def run(args: argparse.Namespace) -> int:
         reference = compare.load_reference(args.compare) if args.compare else None
         scores = (compare.compare(mined, class_list.names, reference, args.top_k, str(args.compare))
                   if reference is not None else None)
-    except (ValueError, OSError, ChatError) as error:  # ChatError: endpoint unreachable or failing
-        print(f"skeletonllm mine: error: {error}", file=sys.stderr)
-        return 2
+    except (ValueError, OSError) as error:
+        raise CommandError(str(error)) from None
     title = f"Hard negatives of {class_list.dataset} ({args.backend}, top {args.top_k})"
     paths = views.write_all(out, class_list.names, mined, title)
     summary: dict = {"backend": args.backend, "dataset": class_list.dataset,

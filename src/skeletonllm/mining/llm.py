@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from tqdm import tqdm
-
 from skeletonllm.mining.neighbours import check_k
+from skeletonllm.progress import progress
 
 SYSTEM = ("You are an expert in human motion analysis. You compare actions by the body parts they use and "
           "their motion pattern, not by their wording.")
@@ -76,7 +75,7 @@ def rank(names: Sequence[str], k: int, model: ChatModel, cache_path: str | Path,
     check_k(k, len(names))
     cache = JsonlCache(cache_path)
     mined: dict[str, list[str]] = {}
-    for name in tqdm(names, desc="llm ranking", unit="class"):
+    for name in progress(names, "llm ranking", unit="class"):
         candidates = [other for other in names if other != name]
         question = prompt(name, candidates, k)
         key = cache.key(name, f"{model_id}\0{question}")

@@ -17,7 +17,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from datetime import datetime, timezone
+
+from skeletonllm.errors import CommandError
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +34,9 @@ STATUS_HINTS = {
 }
 
 
-class ChatError(RuntimeError):
-    """The endpoint answered, but not with a usable chat completion (after all retries where retrying helps)."""
+class ChatError(CommandError, RuntimeError):
+    """The endpoint answered, but not with a usable chat completion (after all retries where retrying helps); a
+    command that meets it reports that one line (errors.CommandError)."""
 
 
 class EndpointUnreachable(ChatError):
@@ -77,22 +81,33 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
-def extract_content(body: bytes) -> str:
-    """The first choice's message text from a chat-completions response body; ValueError when malformed."""
+@dataclass(frozen=True)
+class Reply:
+    """A chat completion: its text, and why generation stopped ("stop"; "length" when cut off at max_tokens; None
+    when the server does not say)."""
+
+    text: str
+    finish_reason: str | None = None
+
+
+def extract_reply(body: bytes) -> Reply:
+    """The first choice's message text and finish_reason from a chat-completions response body; ValueError when
+    malformed."""
     try:
-        data = json.loads(body)
-        content = data["choices"][0]["message"]["content"]
+        choice = json.loads(body)["choices"][0]
+        content = choice["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError) as err:
         raise ValueError(f"not a chat completion ({type(err).__name__}: {err})") from None
     if isinstance(content, list):  # some servers return a list of {"type": "text", "text": ...} parts
         content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
     if not isinstance(content, str):
         raise ValueError(f"message content is {type(content).__name__}, not text")
-    return content
+    return Reply(content, choice.get("finish_reason"))
 
 
 class ChatClient:
-    """OpenAI-compatible chat client: `complete(messages, **params) -> str`.
+    """OpenAI-compatible chat client: `complete(messages, **params) -> str`, or `reply(...) -> Reply` with the
+    finish reason.
 
     Retries HTTP 429/5xx, timeouts, dropped connections and malformed bodies up to `max_retries` times with
     exponential backoff (`backoff_s * 2**attempt`, or the server's Retry-After when given). Raises
@@ -150,7 +165,11 @@ class ChatClient:
         )
 
     def complete(self, messages: list[dict], **params) -> str:
-        """Send `messages` (OpenAI chat format; image parts as data URLs) and return the reply text.
+        """The reply text to `messages` (see `reply`)."""
+        return self.reply(messages, **params).text
+
+    def reply(self, messages: list[dict], **params) -> Reply:
+        """Send `messages` (OpenAI chat format; image parts as data URLs) and return the reply.
 
         `params` (temperature, max_tokens, ...) go into the request body as they are.
         """
@@ -166,7 +185,7 @@ class ChatClient:
             try:
                 with urllib.request.urlopen(self._request(payload), timeout=self.timeout_s) as response:
                     body = response.read()
-                return extract_content(body)
+                return extract_reply(body)
             except urllib.error.HTTPError as err:
                 # redact before cutting: a cut could leave a prefix of the key that redaction would miss
                 snippet = self._redact(err.read(65536).decode("utf-8", "replace"))[:SNIPPET_CHARS]
@@ -192,7 +211,7 @@ class ChatClient:
             except (ConnectionError, http.client.HTTPException) as err:
                 network_failure = True
                 last_problem = f"connection dropped: {type(err).__name__}: {err}"
-            except ValueError as err:  # malformed body from extract_content
+            except ValueError as err:  # malformed body from extract_reply
                 network_failure = False
                 last_problem = f"malformed response body: {err}"
             if attempt + 1 < attempts:

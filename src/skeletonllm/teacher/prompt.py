@@ -1,4 +1,8 @@
-"""The chat messages the model teachers (openai, hf) get: instructions, measured motion, rendered frames."""
+"""What the model teachers (openai, hf) are shown: instructions, measured motion and frames drawn by a DrAction.
+
+The renderer is a DrAction checkpoint, or by default a fresh one: DrAction serves every topology, so an untrained
+renderer (its initial weights follow from a fixed seed) already draws any prepared dataset.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,17 @@ from skeletonllm.formats.sequence import SkeletonSequence
 
 SYSTEM = ("You explain skeleton action clips. Reason step by step about which body parts move, when, in which "
           "direction, how fast and what they touch, then conclude. End with a last line 'Label: <action>'.")
+SAMPLING_TEMPERATURE = 0.7  # attempts after the first sample at this temperature; the first is greedy
+
+
+def load_renderer(checkpoint: str | None):
+    """(renderer, name): the DrAction saved in the checkpoint folder, or a fresh DrAction with the default config;
+    the name identifies it in the answer cache."""
+    from skeletonllm.render.draction import DrAction, DrActionConfig
+
+    if checkpoint:
+        return DrAction.load(checkpoint).eval(), str(checkpoint)
+    return DrAction(DrActionConfig()).eval(), "fresh DrAction(DrActionConfig())"
 
 
 def png_data_url(frame: np.ndarray) -> str:

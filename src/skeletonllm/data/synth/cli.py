@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 from pathlib import Path
+
+from skeletonllm.errors import CommandError
 
 
 def _names(text: str) -> list[str | int]:
@@ -49,16 +50,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Entry point of `skeletonllm synth`."""
+    """Entry point of `skeletonllm synth`; bad options and an unusable --out are CommandErrors."""
     from skeletonllm.data.synth.dataset import generate_dataset, write_archive
 
     try:
         root = generate_dataset(args.out, seed=args.seed, subjects=args.subjects, repetitions=args.repetitions,
                                 cameras=args.cameras, classes=args.classes, formats=args.formats,
                                 workers=args.workers)
-    except (ValueError, KeyError, FileExistsError) as exc:
-        print(f"skeletonllm synth: error: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
-        return 2
+    except KeyError as exc:  # an unknown class
+        raise CommandError(exc.args[0]) from None
+    except (ValueError, OSError) as exc:
+        raise CommandError(str(exc)) from None
     files = sum(1 for path in root.rglob("*") if path.is_file())
     archive, sha256 = write_archive(args.out)
     if not args.keep_raw:

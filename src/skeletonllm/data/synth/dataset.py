@@ -22,7 +22,6 @@ import tarfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from tqdm import tqdm
 
 from skeletonllm.data.download import sha256_file
 from skeletonllm.data.synth.actions import ACTION_CLASSES, CONFUSABLE_PAIRS, action_class
@@ -30,6 +29,7 @@ from skeletonllm.data.synth.formats import (
     HUMANML3D_FPS, NTU_FPS, humanml3d_sequence, kinetics_sequence, ntu_sequence, ucla_sequence,
 )
 from skeletonllm.data.synth.scene import Sample, camera_for, perform
+from skeletonllm.progress import progress
 
 FORMATS = ("ntu", "ucla", "kinetics", "humanml3d")
 ARCHIVE_NAME = "synth.tar.gz"
@@ -106,13 +106,13 @@ def generate_dataset(out_dir: str | Path, seed: int = 0, subjects: int = 10, rep
             humanml3d_id = f"{len(index_rows):06d}"
             index_rows.append((humanml3d_id, sample.action, sample.subject, sample.rep))
         jobs.append((root, seed, sample, subjects, cameras, formats, humanml3d_id))
-    progress = dict(total=len(jobs), desc="synth samples", unit="sample")
+    shown = dict(total=len(jobs), unit="sample")
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
-            for _ in tqdm(pool.map(_write_sample_job, jobs, chunksize=4), **progress):
+            for _ in progress(pool.map(_write_sample_job, jobs, chunksize=4), "synth samples", **shown):
                 pass
     else:
-        for job in tqdm(jobs, **progress):
+        for job in progress(jobs, "synth samples", **shown):
             _write_sample_job(job)
 
     if "humanml3d" in formats:
@@ -142,7 +142,7 @@ def write_archive(out_dir: str | Path) -> tuple[Path, str]:
     entries = sorted([root, *root.rglob("*")], key=lambda p: p.relative_to(out_dir).as_posix())
     with open(archive, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=1) as packed, \
             tarfile.open(fileobj=packed, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path in tqdm(entries, desc="pack synth", unit="file"):
+        for path in progress(entries, "pack synth", unit="file"):
             info = tarfile.TarInfo(path.relative_to(out_dir).as_posix())
             info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
             if path.is_dir():
