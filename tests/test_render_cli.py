@@ -19,7 +19,8 @@ from skeletonllm.cli import main
 from skeletonllm.data.normalize import normalize_sequence
 from skeletonllm.formats import read, write
 from skeletonllm.render.images import (
-    GIF_NAME, PROGRESS_BAR_ROWS, SHEET_NAME, contact_sheet, frame_names, to_uint8_frames, write_clip_images,
+    GIF_NAME, PROGRESS_BAR_ROWS, SHEET_NAME, contact_sheet, frame_names, rendered_frames, to_uint8_frames,
+    write_clip_images,
 )
 from skeletonllm.data.prepared import DatasetError
 from skeletonllm.render.samples import ClipLoader, PreparedDataset, load_raw_clip, preview_sample_ids
@@ -301,16 +302,13 @@ def test_weights_are_rendered_as_saved(ntu_file, tmp_path):
     model.save(tmp_path / "weights")
     assert render(ntu_file, "--renderer", "draction_no_nfm", "--weights", tmp_path / "weights", "--out",
                   tmp_path / "saved") == 0
-    expected = to_uint8_frames(model(torch_joints(ntu_file), "ntu25")[0], MEAN, STD)
+    expected = rendered_frames(model, load_raw_clip(ntu_file).joints, "ntu25")  # the weights in memory
     np.testing.assert_array_equal(np.stack(assert_rendered(tmp_path / "saved", 8, 32)), expected)
     # frames and size are not learned: the same weights render at another size
     assert render(ntu_file, "--renderer", "draction_no_nfm", "--weights", tmp_path / "weights", "--size", 24,
                   "--out", tmp_path / "small") == 0
     assert_rendered(tmp_path / "small", 8, 24)
 
-
-def torch_joints(path):
-    return torch.from_numpy(load_raw_clip(path).joints)[None]  # [1, T, M, J, C]
 
 
 @pytest.mark.parametrize("make_args, message", [

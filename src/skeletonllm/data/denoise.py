@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from skeletonllm.data.normalize import motion_energy
-from skeletonllm.formats.sequence import SkeletonSequence
+from skeletonllm.formats.sequence import SkeletonSequence, body_presence
 
 DENOISED_FORMATS = ("ntu", "pku")  # the Kinect formats
 GHOST_MAX_FRAMES = 10
@@ -72,7 +72,7 @@ def denoise_bodies(seq: SkeletonSequence) -> tuple[SkeletonSequence, list[BodyDe
     num_frames, num_slots = joints.shape[:2]
     if seq.meta.get("format") not in DENOISED_FORMATS or num_slots < 2:
         return seq, []
-    present = joints.reshape(num_frames, num_slots, -1).any(axis=2)  # [T, M]
+    present = body_presence(joints)  # [T, M]
     frames = present.sum(axis=0)  # [M]
     names = [str(body) for body in seq.meta["body_ids"]] if "body_ids" in seq.meta else [
         f"slot {m + 1}" for m in range(num_slots)]

@@ -10,20 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from skeletonllm.data.canonical import canonical_rotation
-from skeletonllm.formats.sequence import SkeletonSequence
+from skeletonllm.formats.sequence import SkeletonSequence, body_presence, joint_presence
 from skeletonllm.formats.topology import Topology
 
 
 class EmptySequenceError(ValueError):
     """No frame of the sequence holds a body, so there is nothing to keep."""
-
-
-def _any_nonzero_coordinate(points: np.ndarray) -> np.ndarray:
-    """bool [...]: whether any coordinate of points [..., C] is non-zero (an OR over C, faster than a reduce)."""
-    found = points[..., 0] != 0
-    for c in range(1, points.shape[-1]):
-        found |= points[..., c] != 0
-    return found
 
 
 def describe_normalization(topology: Topology, max_bodies: int = 2, canonical: bool = True) -> dict:
@@ -107,8 +99,8 @@ def normalize_sequence(seq: SkeletonSequence, max_bodies: int = 2, canonical: bo
     Raises EmptySequenceError when no frame holds a body.
     """
     joints = seq.joints  # [T, M, J, C]
-    num_frames, num_slots, num_joints, dims = joints.shape
-    present = joints.reshape(num_frames, num_slots, num_joints * dims).any(axis=2)  # [T, M]
+    num_frames, _, _, dims = joints.shape
+    present = body_presence(joints)  # [T, M]
     energy = motion_energy(joints, present)  # [M]
     ranked = np.argsort(-energy, kind="stable")
     kept_slots = [int(m) for m in ranked if present[:, m].any()][:max_bodies]
@@ -118,7 +110,7 @@ def normalize_sequence(seq: SkeletonSequence, max_bodies: int = 2, canonical: bo
     keep_frames = present[:, kept_slots].any(axis=1)  # [T]
     frames = slice(None) if keep_frames.all() else np.flatnonzero(keep_frames)
     kept = _select(joints, frames, kept_slots, max_bodies)  # [T', max_bodies, J, C]
-    joint_present = _any_nonzero_coordinate(kept)  # [T', max_bodies, J]
+    joint_present = joint_presence(kept)  # [T', max_bodies, J]
 
     topology = seq.topology
     origin = _origin(kept, joint_present, topology.root).astype(np.float32)  # [C]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from skeletonllm.formats.body_parts import joint_labels
-from skeletonllm.formats.sequence import SkeletonSequence
+from skeletonllm.formats.sequence import SkeletonSequence, body_presence
 
 CHANNELS = "Xposition Yposition Zposition Zrotation Xrotation Yrotation"
 _UP, _DOWN, _FRONT = np.array([0.0, 1.0, 0.0]), np.array([0.0, -1.0, 0.0]), np.array([0.0, 0.0, -1.0])
@@ -116,9 +116,9 @@ def write_bvh(path: str | Path, seq: SkeletonSequence, rest_frame: bool = False)
     topology = seq.topology
     if topology.dims != 3:
         raise ValueError(f"BVH holds 3D skeletons; topology {topology.name} is 2D")
-    if seq.num_bodies > 1 and np.any(seq.joints[:, 1:] != 0):
+    if seq.num_bodies > 1 and body_presence(seq.joints)[:, 1:].any():
         raise ValueError("BVH holds one body; this sequence has more than one")
-    if not np.isfinite(seq.joints).all() or not np.any(seq.joints[:, 0] != 0, axis=(1, 2)).all():
+    if not np.isfinite(seq.joints).all() or not body_presence(seq.joints)[:, 0].all():
         raise ValueError("cannot write BVH: body 0 must be present with finite joints in every frame")
     offsets = t_pose_offsets(seq)  # [J, 3]
     channels = motion_channels(seq, offsets)  # [T, J, 6]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from skeletonllm.formats import count_warning, empty_frame_warnings, float32_list, load_json, numeric_array
-from skeletonllm.formats.sequence import SkeletonFormatError, SkeletonSequence
+from skeletonllm.formats.sequence import SkeletonFormatError, SkeletonSequence, body_presence
 from skeletonllm.formats.topology import get_topology
 
 TOPOLOGY = get_topology("openpose18")
@@ -48,7 +48,7 @@ def read_kinetics(path: str | Path) -> SkeletonSequence:
         score = numeric_array(path, [body["score"] for body in bodies], (joint_count,), where + " score")
         joints[frame_index - 1, : len(bodies)] = pose.reshape(len(bodies), joint_count, dims)
         scores[frame_index - 1, : len(bodies)] = score
-    present = np.any(joints != 0, axis=(2, 3)) | np.any(scores != 0, axis=2)  # [T, M]
+    present = body_presence(joints) | np.any(scores != 0, axis=2)  # [T, M]
     body_joints = np.broadcast_to(present[..., None], scores.shape)
     missing = body_joints & (scores == 0) & np.all(joints == 0, axis=-1)
     outside = body_joints[..., None] & ((joints < 0) | (joints > 1))
@@ -82,7 +82,7 @@ def write_kinetics(path: str | Path, seq: SkeletonSequence) -> None:
         raise ValueError("cannot write non-finite joint coordinates")
     frames, bodies, joint_count, _ = seq.joints.shape
     scores = seq.scores if seq.scores is not None else np.ones((frames, bodies, joint_count), dtype=np.float32)
-    present = np.any(seq.joints != 0, axis=(2, 3)) | np.any(scores != 0, axis=2)  # [T, M]
+    present = body_presence(seq.joints) | np.any(scores != 0, axis=2)  # [T, M]
     # bodies up to the last present slot; an absent slot before it is written as zeros to keep slot positions
     last = np.argmax(present[:, ::-1], axis=1) if bodies else np.zeros(frames, dtype=np.int64)
     written = np.where(present.any(axis=1), bodies - last, 0)  # [T]

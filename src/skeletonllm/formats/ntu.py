@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from skeletonllm.formats import count_warning, empty_frame_warnings
-from skeletonllm.formats.sequence import SkeletonFormatError, SkeletonSequence
+from skeletonllm.formats.sequence import SkeletonFormatError, SkeletonSequence, body_presence
 from skeletonllm.formats.topology import get_topology
 
 TOPOLOGY = get_topology("ntu25")
@@ -233,7 +233,7 @@ def write_ntu(path: str | Path, seq: SkeletonSequence) -> None:
     body_ids = [str(b) for b in meta.get("body_ids", [DEFAULT_BODY_ID + m for m in range(bodies)])]
     if len(body_ids) != bodies or len(set(body_ids)) != bodies or not all(b.isdigit() for b in body_ids):
         raise ValueError(f"meta['body_ids'] must be {bodies} distinct integer strings, got {body_ids}")
-    present = _meta_array(meta, "body_present", (frames, bodies), np.any(seq.joints != 0, axis=(2, 3)))
+    present = _meta_array(meta, "body_present", (frames, bodies), body_presence(seq.joints))
     info_shape, extra_shape = (frames, bodies, len(BODY_FIELDS)), (frames, bodies, joint_count, len(JOINT_EXTRA_FIELDS))
     body_info = _meta_array(meta, "body_info", info_shape, np.broadcast_to(DEFAULT_BODY_INFO, info_shape))
     extra = _meta_array(meta, "joint_extra", extra_shape, np.zeros(extra_shape))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from skeletonllm.formats import empty_frame_warnings, float_rows
-from skeletonllm.formats.sequence import SkeletonFormatError, SkeletonSequence
+from skeletonllm.formats.sequence import SkeletonFormatError, SkeletonSequence, body_presence
 from skeletonllm.formats.topology import get_topology
 
 TOPOLOGY = get_topology("ntu25")
@@ -35,7 +35,7 @@ def read_pku(path: str | Path) -> SkeletonSequence:
             )
     values = float_rows(path, rows, first_line=1)  # [T, 150]
     joints = values.reshape(len(rows), BODIES, TOPOLOGY.num_joints, TOPOLOGY.dims).astype(np.float32)
-    warnings = empty_frame_warnings(np.any(joints != 0, axis=(2, 3)).sum(axis=1))
+    warnings = empty_frame_warnings(body_presence(joints).sum(axis=1))
     if not rows:
         warnings.append("the file has no frames")
     meta = {"format": "pku", "source": str(path), "warnings": warnings}

@@ -61,5 +61,19 @@ class SkeletonSequence:
         return self.joints.shape[1]
 
     def bodies_per_frame(self) -> np.ndarray:
-        """int [T]: bodies present in each frame (a body is present if any coordinate is non-zero)."""
-        return np.any(self.joints != 0, axis=(2, 3)).sum(axis=1)
+        """int [T]: bodies present in each frame (body_presence)."""
+        return body_presence(self.joints).sum(axis=1)
+
+
+def joint_presence(joints):
+    """bool [..., J] of joints [..., J, C], numpy or torch: a joint is present when any of its coordinates is
+    non-zero. Absent bodies and missing joints are all-zero by the data contract: this is its one test."""
+    found = joints[..., 0] != 0
+    for c in range(1, joints.shape[-1]):  # an OR over the coordinates: faster than a reduction
+        found = found | (joints[..., c] != 0)
+    return found
+
+
+def body_presence(joints):
+    """bool [..., M] of joints [..., M, J, C], numpy or torch: a body is present when any of its joints is."""
+    return joint_presence(joints).any(-1)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from skeletonllm.formats import count_warning, empty_frame_warnings, float32_list, load_json, numeric_array
-from skeletonllm.formats.sequence import SkeletonFormatError, SkeletonSequence
+from skeletonllm.formats.sequence import SkeletonFormatError, SkeletonSequence, body_presence
 from skeletonllm.formats.topology import get_topology
 
 TOPOLOGY = get_topology("ucla20")
@@ -33,7 +33,7 @@ def read_ucla(path: str | Path) -> SkeletonSequence:
     at_origin = np.all(joints[:, 0] == 0, axis=-1)  # [T, 20]
     warnings = [
         *count_warning(int(at_origin.sum()), at_origin.size, "joints are exactly (0, 0, 0)"),
-        *empty_frame_warnings(np.any(joints != 0, axis=(2, 3)).sum(axis=1)),
+        *empty_frame_warnings(body_presence(joints).sum(axis=1)),
     ]
     if not len(joints):
         warnings.append("the file has no frames")

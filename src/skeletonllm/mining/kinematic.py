@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from skeletonllm.formats.sequence import body_presence
 from skeletonllm.progress import progress
 
 
@@ -26,7 +27,7 @@ def sample_features(joints: np.ndarray, root: int) -> np.ndarray:
     steps = np.diff(main, axis=0) if len(main) > 1 else np.zeros_like(main[:1])  # [T-1, J, C]
     speed = np.linalg.norm(steps, axis=-1).mean(axis=0)  # [J]
     second = joints[:, 1] if joints.shape[1] > 1 else np.zeros_like(main)  # [T, J, C]
-    present = np.any(second != 0, axis=(1, 2))  # [T]
+    present = body_presence(second)  # [T]
     root_distance = (np.linalg.norm(second[present, root] - main[present, root], axis=-1).mean()
                      if present.any() else 0.0)
     return np.concatenate([mean_position, spread, speed, [present.mean(), root_distance]]).astype(np.float64)

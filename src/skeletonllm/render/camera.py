@@ -16,18 +16,11 @@ from dataclasses import dataclass
 
 import torch
 
+from skeletonllm.formats.sequence import body_presence, joint_presence
 from skeletonllm.formats.topology import Topology
 
 FRAME_MARGIN = 1.25  # the framed sphere is this much larger than the farthest framed joint
 MIN_RADIUS = 1e-3  # a clip whose joints all coincide is framed as a sphere of this radius
-
-
-def body_presence(joints: torch.Tensor) -> torch.Tensor:
-    """bool [..., M]: a body is present when any coordinate of any of its joints is non-zero.
-
-    joints: [..., M, J, C]. Absent bodies are all-zero by the data contract.
-    """
-    return (joints != 0).flatten(-2).any(-1)
 
 
 def lift_to_3d(joints: torch.Tensor) -> torch.Tensor:
@@ -98,7 +91,7 @@ def frame_clip(points: torch.Tensor, present: torch.Tensor, fov_deg: float, plan
     the largest distance of one of them from that centre. No gradient flows into the camera.
     """
     with torch.no_grad():
-        seen = present[..., None] & (points != 0).any(-1)  # [B, T, M, J]
+        seen = present[..., None] & joint_presence(points)  # [B, T, M, J]
         if framed is not None:
             seen = seen & framed.to(seen.device)
         empty = ~seen.flatten(1).any(1)  # [B] clips with nothing to frame

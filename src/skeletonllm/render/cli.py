@@ -158,7 +158,7 @@ def draw_clips(clips: list, args: argparse.Namespace) -> list[dict]:
     import torch
 
     from skeletonllm.progress import progress
-    from skeletonllm.render.images import to_uint8_frames, write_clip_images
+    from skeletonllm.render.images import rendered_frames, write_clip_images
 
     _check_renderer(args)
     if args.threads:
@@ -166,10 +166,7 @@ def draw_clips(clips: list, args: argparse.Namespace) -> list[dict]:
     renderer, written = _renderer(args), []
     nested = len(clips) > 1 or args.preview > 0
     for clip in progress(clips, f"render {args.renderer}", unit="clip", disable=len(clips) == 1):
-        joints = torch.from_numpy(clip.joints).to(args.device)[None]  # [1, T, M, J, C]
-        with torch.no_grad():
-            images = renderer(joints, clip.topology)[0]  # [F, 3, H, W], normalized
-        frames = to_uint8_frames(images, renderer.config.mean, renderer.config.std)  # [F, H, W, 3]
+        frames = rendered_frames(renderer, clip.joints, clip.topology, args.device)  # [F, H, W, 3]
         out = args.out / clip.name if nested else args.out
         written.append(write_clip_images(frames, out, args.frame_ms))
     return written

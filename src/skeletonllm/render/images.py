@@ -40,6 +40,20 @@ def to_uint8_frames(images, mean: Sequence[float], std: Sequence[float]) -> np.n
     return np.rint(rgb * 255.0).astype(np.uint8).transpose(0, 2, 3, 1).copy()  # [F, H, W, 3]
 
 
+def rendered_frames(renderer, joints: np.ndarray, topology, device: str = "cpu") -> np.ndarray:
+    """uint8 [F, H, W, 3]: the frames `renderer` draws of one normalized clip joints [T, M, J, C] of `topology`.
+
+    The one way to get a clip's pictures (render CLI, teachers): the renderer's unnormalized RGB in [0, 1], with
+    no round trip through the vision tower's mean and std.
+    """
+    import torch
+
+    clip = torch.from_numpy(np.ascontiguousarray(joints)).to(device)[None]  # [1, T, M, J, C]
+    with torch.no_grad():
+        rgb, _ = renderer.render(clip, topology)  # [1, F, 3, H, W]
+    return to_uint8_frames(rgb[0], (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+
+
 def frame_names(count: int) -> list[str]:
     """frame_00.png, frame_01.png, ...: zero-padded to at least 2 digits (more when count > 100), so they sort."""
     digits = max(2, len(str(count - 1)))

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import torch
 
+from skeletonllm.formats.sequence import body_presence
 from skeletonllm.formats.topology import Topology
 from skeletonllm.render.base import DrActionConfig, SkeletonRenderer, as_topology
-from skeletonllm.render.camera import body_presence, frame_indices, gather_frames, lift_to_3d
+from skeletonllm.render.camera import frame_indices, gather_frames, lift_to_3d
 from skeletonllm.render.draction import DrAction, frame_velocity
 from skeletonllm.render.gaussians import canonical_scales, pose_gaussians
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from skeletonllm.formats.sequence import SkeletonSequence
+from skeletonllm.render.images import rendered_frames
 from skeletonllm.teacher.answer import Answer
-from skeletonllm.teacher.prompt import SAMPLING_TEMPERATURE, SYSTEM, render_frames
+from skeletonllm.teacher.prompt import SAMPLING_TEMPERATURE, SYSTEM
 
 
 class HFTeacher:
@@ -27,7 +28,7 @@ class HFTeacher:
         import torch
         from PIL import Image
 
-        images = [Image.fromarray(frame) for frame in render_frames(self.renderer, seq)]
+        images = [Image.fromarray(frame) for frame in rendered_frames(self.renderer, seq.joints, seq.topology)]
         chat = [{"role": "system", "content": [{"type": "text", "text": SYSTEM}]},
                 {"role": "user", "content": [{"type": "image"} for _ in images] + [{"type": "text", "text": text}]}]
         prompt = self.processor.apply_chat_template(chat, add_generation_prompt=True)

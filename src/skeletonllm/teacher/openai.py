@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from skeletonllm.formats.sequence import SkeletonSequence
+from skeletonllm.render.images import rendered_frames
 from skeletonllm.teacher.answer import Answer
-from skeletonllm.teacher.prompt import SAMPLING_TEMPERATURE, messages, png_data_url, render_frames
+from skeletonllm.teacher.prompt import SAMPLING_TEMPERATURE, messages, png_data_url
 
 
 class OpenAITeacher:
@@ -18,7 +19,7 @@ class OpenAITeacher:
     def answer(self, seq: SkeletonSequence, text: str, attempt: int) -> Answer:
         """The endpoint's rationale for one sample: greedy on attempt 0, sampled after (the client raises
         EndpointUnreachable / ChatError)."""
-        urls = [png_data_url(frame) for frame in render_frames(self.renderer, seq)]
+        urls = [png_data_url(frame) for frame in rendered_frames(self.renderer, seq.joints, seq.topology)]
         temperature = 0.0 if attempt == 0 else SAMPLING_TEMPERATURE
         reply = self.client.reply(messages(text, urls), max_tokens=self.max_tokens, temperature=temperature)
         return Answer(reply.text, reply.finish_reason == "length")

@@ -11,8 +11,6 @@ import io
 
 import numpy as np
 
-from skeletonllm.formats.sequence import SkeletonSequence
-
 SYSTEM = ("You explain skeleton action clips. Reason step by step about which body parts move, when, in which "
           "direction, how fast and what they touch, then conclude. End with a last line 'Label: <action>'.")
 SAMPLING_TEMPERATURE = 0.7  # attempts after the first sample at this temperature; the first is greedy
@@ -35,18 +33,6 @@ def png_data_url(frame: np.ndarray) -> str:
     buffer = io.BytesIO()
     Image.fromarray(frame).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def render_frames(renderer, seq: SkeletonSequence) -> np.ndarray:
-    """uint8 [F, H, W, 3]: the frames a DrAction renderer draws of a normalized sequence."""
-    import torch
-
-    from skeletonllm.render.images import to_uint8_frames
-
-    joints = torch.from_numpy(np.ascontiguousarray(seq.joints))[None]  # [1, T, M, J, C]
-    with torch.no_grad():
-        rgb, _ = renderer.render(joints, seq.topology)  # [1, F, 3, H, W] in [0, 1]
-    return to_uint8_frames(rgb[0], (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 
 
 def instruction(label: str, classes: list[str], condition_on_label: bool, observations: str) -> str:

@@ -19,7 +19,7 @@ from skeletonllm.data.synth.captions import captions_for
 from skeletonllm.data.synth.scene import (
     CAPTION_STREAM, KINETICS_STREAM, NTU_STREAM, UCLA_STREAM, Camera, Sample, project, sample_rng,
 )
-from skeletonllm.formats.sequence import SkeletonSequence
+from skeletonllm.formats.sequence import SkeletonSequence, body_presence
 from skeletonllm.formats.topology import get_topology
 
 NTU_FPS, HUMANML3D_FPS = 30.0, 20.0
@@ -139,7 +139,7 @@ def ntu_sequence(seed: int, sample: Sample, camera_index: int, camera: Camera,
         ghost_info = np.zeros((frames, 1, 9))
         ghost_info[..., 8] = 2
         body_info = np.concatenate([body_info, ghost_info], axis=1)
-        present = np.concatenate([present, np.any(ghost != 0, axis=(2, 3))], axis=1)
+        present = np.concatenate([present, body_presence(ghost)], axis=1)
     if rng.random() < 0.1:  # tracking starts a few frames late
         present[: int(rng.integers(1, 4))] = False
     joints = joints * present[..., None, None]
