@@ -77,14 +77,14 @@ def _store_at_rates(out: Path, rates: dict[str, float]) -> Path:
     dataset mixes frame rates)."""
     joints = np.ones((5, 2, 25, 3), np.float32)  # [T, 2, J, C]
     with StoreBuild(out) as build:
-        with PoseWriter(build.folder / "poses.npy", joints.shape[1:], build.id) as writer:
+        with PoseWriter(build.folder / "poses.npy", joints.shape[1:]) as writer:
             rows = [{"sample_id": sample_id, "label": label, "label_name": "", "subject": -1, "camera": -1,
                      "setup": -1, "replication": -1, "partition": "", "offset": writer.append(joints),
                      "length": len(joints), "fps": fps, "bodies": 2, "rotation": [], "source": ""}
                     for label, (sample_id, fps) in enumerate(rates.items())]
-        write_index(build.folder / "index.parquet", rows, BASE_COLUMNS, build.id, writer.frames)
+        write_index(build.folder / "index.parquet", rows, BASE_COLUMNS, writer.build_id, writer.frames)
         write_manifest(build.folder / "manifest.json", {
-            "dataset": "ntu120", "build_id": build.id, "topology": {"name": "ntu25"}, "classes": list(rates),
+            "dataset": "ntu120", "build_id": writer.build_id, "topology": {"name": "ntu25"}, "classes": list(rates),
             "fps": None, "poses": {"shape": [writer.frames, *joints.shape[1:]]}, "counts": {"samples_kept": len(rows)},
         })
     return out

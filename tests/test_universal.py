@@ -2,9 +2,9 @@
 
 The same synthetic performance is written by the project's own writers as NTU .skeleton, NW-UCLA json,
 HumanML3D npy, BVH (CMU-style: T-pose offsets, facing away along +z like HumanML3D) and Kinetics-skeleton json
-(2D), and as PKU-MMD txt (numpy, no writer), read back through format detection and normalized as prepare does. The 3D formats must agree on where the
-body is and which way it faces, one saved DrAction must draw them all with overlapping silhouettes, and the 2D
-clip must come out upright.
+(2D), and as PKU-MMD txt (numpy, no writer), read back through format detection and normalized as prepare does.
+The 3D formats must agree on where the body is and which way it faces, one saved DrAction must draw them all with
+overlapping silhouettes, and the 2D clip must come out upright.
 """
 
 from __future__ import annotations

@@ -4,17 +4,15 @@ Up is +y, taken from the spine (root to its top joint) summed over the whole cli
 At the first frame where the first body shows both hips and both shoulders, the body faces the camera (which
 looks along +z): its left-to-right direction, from the hips and the shoulders, becomes +x, so the body's front
 faces -z. When a second body stands apart from the first (their hips, across the up axis, more than half a torso
-length apart on average over the frames that show both), the pair is seen so that neither hides the other: the line between them becomes the x axis.
-Side by side (the first body's front more than 60 degrees from that line), it points so that the first body faces
-the camera; otherwise (facing each other, one behind the other) the second body is at +x, and both are seen in
-profile. The rotation is proper (det +1): it never mirrors, so a left joint stays on the body's left. This is the
+length apart on average over the frames that show both), the pair is seen so that neither hides the other: the
+line between them becomes the x axis. Side by side (the first body's front more than 60 degrees from that line),
+it points so that the first body faces the camera; otherwise (facing each other, one behind the other) the second
+body is at +x, and both are seen in profile. The rotation is proper (det +1): it never mirrors, so a left joint stays on the body's left. This is the
 pre-normalization of the 2s-AGCN / CTR-GCN data tools, with landmarks taken from the topology registry so that it
 applies to every 3D format. 2D formats keep image up as up and are not rotated.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -64,7 +62,8 @@ def body_right(joints: np.ndarray, joint_present: np.ndarray, topology: Topology
     hips = joints[both][:, :2, list(topology.hips)].astype(np.float64).mean(axis=2)  # [T', 2, 3]
     apart = (hips[:, 1] - hips[:, 0]).mean(axis=0)  # from the first body to the second, over the clip
     apart -= (apart @ up) * up
-    torso = np.linalg.norm(frame[0, [left_shoulder, right_shoulder]].mean(axis=0) - frame[0, [left_hip, right_hip]].mean(axis=0))
+    mid_shoulders, mid_hips = frame[0, list(topology.shoulders)].mean(axis=0), frame[0, list(topology.hips)].mean(axis=0)
+    torso = np.linalg.norm(mid_shoulders - mid_hips)  # the first body's, at the first frame
     if np.linalg.norm(apart) <= 0.5 * torso:
         return right
     front = np.cross(up, right)  # the first body's front

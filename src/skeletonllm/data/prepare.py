@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from skeletonllm import __version__
+from skeletonllm.data.canonical import summarize_rotations
 from skeletonllm.data.datasets import DATASETS, DatasetSpec, find_files, get_dataset
 from skeletonllm.data.denoise import describe_denoising
-from skeletonllm.data.canonical import summarize_rotations
 from skeletonllm.data.normalize import describe_normalization
 from skeletonllm.data.samples import MAX_BODIES, DenoisedBody, FileResult, Rejection, SampleRules, process_chunk
 from skeletonllm.data.store import (
@@ -148,7 +148,7 @@ def _manifest(spec: DatasetSpec, raw: Path, files: list[Path], classes: tuple[st
     shape, counts and source checksums."""
     topology = get_topology(spec.topology)
     by_reason = Counter(rejection.category for rejection in collected.rejections)
-    denoised_by_reason = dict(sorted(Counter(body.reason for body in collected.denoised).items()))
+    denoised_by_reason = dict(sorted(Counter(body.decision.reason for body in collected.denoised).items()))
     rates = {row["fps"] for row in collected.rows}
     return {
         "dataset": spec.name,
@@ -199,7 +199,7 @@ def prepare(dataset: str, raw: Path, out: Path, workers: int | None = None, cano
     with StoreBuild(out) as build:
         pool = _worker_pool(workers) if workers > 1 else contextlib.nullcontext()
         frame_shape = (MAX_BODIES, topology.num_joints, topology.dims)
-        with pool, PoseWriter(build.folder / "poses.npy", frame_shape) as writer:  # build id: from the frames
+        with pool, PoseWriter(build.folder / "poses.npy", frame_shape) as writer:
             rules = SampleRules(len(classes) if classes else None, canonical)
             results = _ordered_results(pool if workers > 1 else None, workers, chunks, spec.name, raw, rules)
             with progress(total=len(files), desc=f"prepare {spec.name}", unit="file") as bar:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from skeletonllm.data.datasets import DatasetSpec, get_dataset, missing_samples
-from skeletonllm.data.denoise import denoise_bodies
+from skeletonllm.data.denoise import BodyDecision, denoise_bodies
 from skeletonllm.data.normalize import EmptySequenceError, normalize_sequence
 from skeletonllm.formats import SkeletonFormatError, SkeletonSequence, read
 
@@ -33,13 +33,11 @@ class Rejection:
 
 @dataclass
 class DenoisedBody:
-    """A body that denoising dropped or merged in one sample (body, reason, detail: see denoise.BodyDecision)."""
+    """A body that denoising dropped or merged in one sample: the sample, its file and the decision."""
 
     sample_id: str
     source: str
-    body: str
-    reason: str
-    detail: str
+    decision: BodyDecision
 
 
 @dataclass(frozen=True)
@@ -81,8 +79,7 @@ def _add_sample(seq: SkeletonSequence, fields: dict, sample_id: str, spec: Datas
         sample["caption"] = captions[0] if captions else ""
         sample["captions"] = captions
     result.samples.append(sample)
-    result.denoised.extend(DenoisedBody(sample_id, result.source, decision.body, decision.reason, decision.detail)
-                           for decision in decisions)
+    result.denoised.extend(DenoisedBody(sample_id, result.source, decision) for decision in decisions)
 
 
 def _label_file(spec: DatasetSpec, skeleton: Path) -> Path | None:

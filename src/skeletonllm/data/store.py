@@ -36,16 +36,16 @@ class PoseWriter:
     """Append [T, *frame_shape] float32 blocks to a .npy file whose header is fixed up on close.
 
     numpy pads .npy headers so the first axis can grow in place, so the final header has the length of the
-    placeholder written first. Closing writes the final header and the build id trailer: the given build_id, or
-    by default one derived from the frames written (the first 32 hex digits of their sha256), so that the same
-    inputs give byte-identical stores and DVC sees unchanged outputs. Use it as a context manager (leaving the block closes it, an error only closes the handle: the unfinished file lies in a
-    StoreBuild folder, which is removed).
+    header written at the start. Closing writes the final header and the build id trailer. The build id is
+    derived from the frames written (the first 32 hex digits of their sha256), so that the same inputs give
+    byte-identical stores and DVC sees unchanged outputs. Use it as a context manager (leaving the block closes
+    it, an error only closes the handle: the unfinished file lies in a StoreBuild folder, which is removed).
     """
 
-    def __init__(self, path: Path, frame_shape: tuple[int, ...], build_id: str | None = None):
+    def __init__(self, path: Path, frame_shape: tuple[int, ...]):
         self.path = Path(path)
         self.frame_shape = tuple(frame_shape)
-        self.build_id = build_id
+        self.build_id: str | None = None  # set by close()
         self._content = hashlib.sha256(repr(self.frame_shape).encode())
         self.frames = 0
         self.handle = open(self.path, "wb")
@@ -70,8 +70,7 @@ class PoseWriter:
 
     def close(self) -> Path:
         """Append the build id trailer and rewrite the header with the final frame count."""
-        if self.build_id is None:
-            self.build_id = self._content.hexdigest()[:32]
+        self.build_id = self._content.hexdigest()[:32]
         self.handle.write(TRAILER_MAGIC + self.build_id.encode("ascii"))
         self.handle.seek(0)
         self._write_header()
@@ -151,7 +150,8 @@ def write_denoised(path: Path, denoised: list) -> None:
         writer = csv.writer(handle)
         writer.writerow(["sample_id", "source", "body", "reason", "detail"])
         for row in denoised:
-            writer.writerow([row.sample_id, row.source, row.body, row.reason, row.detail])
+            decision = row.decision
+            writer.writerow([row.sample_id, row.source, decision.body, decision.reason, decision.detail])
 
 
 def combined_sha256(checksums: dict[str, str]) -> str:
@@ -170,10 +170,10 @@ def write_manifest(path: Path, manifest: dict) -> None:
 class StoreBuild:
     """A store built in a hidden sibling folder of `out` and swapped in whole when the block ends without error.
 
-    `with StoreBuild(out) as build:` write the STORE_FILES under build.folder, tagged with build.id. On success the
-    folder takes out's place by one rename: a plain rename where out is absent or empty, else an atomic exchange
-    (Linux renameat2 RENAME_EXCHANGE) after out's other entries (such as DVC's .gitignore) are linked into the new
-    folder, and the old store is then removed. Where the filesystem cannot exchange, out is renamed aside first: a
+    `with StoreBuild(out) as build:` write the STORE_FILES under build.folder (build.id only names the folder; the
+    files carry the PoseWriter's build id). On success the folder takes out's place by one rename: a plain rename
+    where out is absent or empty, else an atomic exchange (Linux renameat2 RENAME_EXCHANGE) after out's other
+    entries (such as DVC's .gitignore) are linked into the new folder, and the old store is then removed. Where the filesystem cannot exchange, out is renamed aside first: a
     run killed between the two renames leaves no store at out (never a mixed one). On an error the folder is
     removed and out is untouched. Folders that killed runs left beside out (their process is gone) are removed
     on entry. Replacing a store does not fsync: it survives the process being killed, not the machine crashing.

@@ -86,17 +86,17 @@ def bone_part(child_kind: str, parent_kind: str) -> str:
     return _ENDING.get(child_kind, "torso")
 
 
-def geometric_kinds(parents: tuple[int, ...], root: int, rest: np.ndarray) -> tuple[list[str], list[int]]:
+def geometric_kinds(topology: Topology, rest: np.ndarray) -> tuple[list[str], list[int]]:
     """Joint kinds from the tree and a rest pose rest [J, 3] (y up): the chain from the root to the highest joint
     is chest, neck and head; branches off the root that hang below it are legs, the other branches arms. Also the
     branch (limb) each joint belongs to: -1 on the root-to-head chain, else the index of the branch's first joint."""
-    children = [[c for c, p in enumerate(parents) if p == j] for j in range(len(parents))]
+    children, root = topology.children, topology.root
     heights = rest[:, 1]  # [J]
 
     def top(joint: int) -> float:
         return max([float(heights[joint]), *(top(child) for child in children[joint])])
 
-    kinds, branch = [UNKNOWN] * len(parents), [-1] * len(parents)
+    kinds, branch = [UNKNOWN] * topology.num_joints, [-1] * topology.num_joints
     kinds[root] = "pelvis"
     spine, joint = [], root
     while children[joint]:
@@ -138,7 +138,7 @@ def joint_labels(topology: Topology, rest: np.ndarray | None = None) -> tuple[li
     kinds, sides = (list(values) for values in named_kinds(topology))
     if rest is not None and needs_geometry(topology):
         rest = np.asarray(rest, dtype=np.float64)
-        geometric, branch = geometric_kinds(topology.parents, topology.root, rest)
+        geometric, branch = geometric_kinds(topology, rest)
         kinds = [g if k == UNKNOWN else k for k, g in zip(kinds, geometric)]
         lateral = rest[:, 0] - rest[topology.root, 0]  # [J] offset towards the body's right
         limb_side = {b: float(np.mean([x for x, c in zip(lateral, branch) if c == b])) for b in set(branch) - {-1}}

@@ -17,6 +17,7 @@ import numpy as np
 
 from skeletonllm.formats.body_parts import joint_labels
 from skeletonllm.formats.sequence import SkeletonSequence, body_presence
+from skeletonllm.formats.topology import Topology
 
 CHANNELS = "Xposition Yposition Zposition Zrotation Xrotation Yrotation"
 _UP, _DOWN, _FRONT = np.array([0.0, 1.0, 0.0]), np.array([0.0, -1.0, 0.0]), np.array([0.0, 0.0, -1.0])
@@ -75,13 +76,13 @@ def _euler_zxy(rotation: np.ndarray) -> np.ndarray:
     return np.degrees(np.stack([z, x, y], axis=-1))
 
 
-def _depth_first(parents: tuple[int, ...], root: int) -> list[int]:
-    children = [[c for c, p in enumerate(parents) if p == j] for j in range(len(parents))]
-    order, stack = [], [root]
+def _depth_first(topology: Topology) -> list[int]:
+    """The joints in depth-first order from the root (parents before children), as a BVH hierarchy lists them."""
+    order, stack = [], [topology.root]
     while stack:
         joint = stack.pop()
         order.append(joint)
-        stack.extend(reversed(children[joint]))
+        stack.extend(reversed(topology.children[joint]))
     return order
 
 
@@ -91,10 +92,10 @@ def motion_channels(seq: SkeletonSequence, offsets: np.ndarray) -> np.ndarray:
     frames = len(points)
     world = np.empty((topology.num_joints, frames, 3, 3))  # each joint's world rotation
     channels = np.zeros((frames, topology.num_joints, 6))
-    for joint in _depth_first(topology.parents, topology.root):
+    for joint in _depth_first(topology):
         parent = topology.parents[joint]
         parent_world = np.broadcast_to(np.eye(3), (frames, 3, 3)) if parent < 0 else world[parent]  # [T, 3, 3]
-        children = [c for c, p in enumerate(topology.parents) if p == joint]
+        children = list(topology.children[joint])
         vectors = points[:, children] - points[:, joint, None]  # [T, K, 3]
         if len(children) == 1:
             direction = vectors[:, 0] / np.maximum(np.linalg.norm(vectors[:, 0], axis=-1, keepdims=True), 1e-12)
@@ -122,7 +123,7 @@ def write_bvh(path: str | Path, seq: SkeletonSequence, rest_frame: bool = False)
         raise ValueError("cannot write BVH: body 0 must be present with finite joints in every frame")
     offsets = t_pose_offsets(seq)  # [J, 3]
     channels = motion_channels(seq, offsets)  # [T, J, 6]
-    order = _depth_first(topology.parents, topology.root)
+    order = _depth_first(topology)
     names = [name.replace(" ", "_") for name in topology.joint_names]
     lines = ["HIERARCHY"]
 
@@ -132,10 +133,9 @@ def write_bvh(path: str | Path, seq: SkeletonSequence, rest_frame: bool = False)
         lines.extend([f"{pad}{keyword} {names[joint]}", f"{pad}{{",
                       f"{pad}  OFFSET {' '.join(f'{v:.6f}' for v in offsets[joint])}",
                       f"{pad}  CHANNELS 6 {CHANNELS}"])
-        children = [c for c, p in enumerate(topology.parents) if p == joint]
-        for child in children:
+        for child in topology.children[joint]:
             block(child, depth + 1)
-        if not children:
+        if not topology.children[joint]:
             lines.extend([f"{pad}  End Site", f"{pad}  {{", f"{pad}    OFFSET 0.000000 0.000000 0.000000",
                           f"{pad}  }}"])
         lines.append(f"{pad}}}")

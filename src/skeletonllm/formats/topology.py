@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,11 @@ class Topology:
     def bones(self) -> tuple[tuple[int, int], ...]:
         """(child, parent) pairs, one per non-root joint."""
         return tuple((child, parent) for child, parent in enumerate(self.parents) if parent >= 0)
+
+    @cached_property
+    def children(self) -> tuple[tuple[int, ...], ...]:
+        """children[j]: the joints whose parent is j, in joint order."""
+        return tuple(tuple(c for c, p in enumerate(self.parents) if p == j) for j in range(self.num_joints))
 
     def index(self, joint_name: str) -> int:
         return self.joint_names.index(joint_name)

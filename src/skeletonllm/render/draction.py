@@ -71,7 +71,8 @@ class DrAction(SkeletonRenderer):
                     self.nfm[-1].bias.zero_()
         self.depth_mix = nn.Parameter(torch.tensor(-2.0))  # logit of the depth-colour share
 
-    def appearance(self, clip: Clip, means: torch.Tensor, descriptors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def appearance(self, clip: Clip, means: torch.Tensor,
+                   descriptors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(colors float [B, F, M, N, 3] in [0, 1], alpha float [B, F, M, N]) of the skinned means [B, F, M, N, 3]
         with Gaussian descriptors [B, M, N, K]."""
         features = self.encoder(descriptors) + self.body_embedding[: means.shape[2], None]  # [B, M, N, D]

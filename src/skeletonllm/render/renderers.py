@@ -39,7 +39,7 @@ def limb_ids(topology: Topology) -> list[int]:
     A joint takes the limb of the bone ending at it; the root takes the limb of its first child bone.
     """
     parents = topology.parents
-    children = [[c for c, p in enumerate(parents) if p == j] for j in range(topology.num_joints)]
+    children = topology.children
 
     def limb_top(joint: int) -> int:  # walk up while the parent is a plain link of one chain
         while parents[joint] != topology.root and len(children[parents[joint]]) == 1:
