@@ -1,11 +1,13 @@
 """What every renderer shares: its settings, a Gaussian layout per topology, clip sampling and image normalization.
 
 No renderer is tied to a joint layout: `renderer(joints, topology)` draws poses of any topology, and the Gaussian
-layout of each topology is built on first use and kept.
+layout of each topology is built on first use and kept. DRACTION_PRESETS names sets of settings that config files
+can ask for: "ours" (the defaults) and "official" (the starting point of the paper's released code).
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -14,13 +16,33 @@ from torch import nn
 
 from skeletonllm.formats.topology import Topology, get_topology
 from skeletonllm.render.camera import Clip, intrinsics, sample_clip
-from skeletonllm.render.gaussians import GaussianLayout, make_layout, splat
+from skeletonllm.render.gaussians import ISOTROPIC_STD, SHAPES, GaussianLayout, make_layout, splat
+
+DEPTH_RANGES = ("clip", "body_frame")
+
+
+def sigmoid(x: float) -> float:
+    """The logistic function of a Python float."""
+    return 1.0 / (1.0 + math.exp(-x))
 
 
 @dataclass
 class DrActionConfig:
     """Everything that defines a renderer except its learned weights; no topology, since every renderer draws every
-    format. The fixed renderers use the shared settings and ignore use_nfm, feature_dim, hidden_dim and seed."""
+    format. The fixed renderers use the shared settings and ignore use_nfm, feature_dim, hidden_dim, seed,
+    depth_share, depth_range and opacity.
+
+    gaussian_shape: "bone" (Gaussians shaped by their bone: elongated along it, thickness a fraction of its length;
+    gaussians.py) or "isotropic" (every Gaussian a sphere of std gaussian_size that keeps its shape when posed).
+    gaussian_size: that std, in metres, the unit of normalized 3D poses (prepare keeps them as captured); 2D poses
+    are normalized to a unit torso, so there it is read as gaussian_size / TORSO_METRES torso lengths
+    (gaussians.py); unused by "bone".
+    depth_share: DrAction's initial share of the depth-coded colour (its depth_mix starts at logit(depth_share)).
+    depth_range: what the depth colour spans from near to far: "clip" (the front to the back of the sphere the
+    camera frames, the same for the whole clip) or "body_frame" (the nearest to the farthest Gaussian of each body
+    in each frame).
+    opacity: DrAction's initial opacity (the appearance head's alpha bias is logit(opacity)).
+    """
 
     num_line_samples: int = 10
     frames: int = 12
@@ -34,6 +56,11 @@ class DrActionConfig:
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     seed: int = 0  # initialisation of the parameters
+    gaussian_shape: str = "bone"
+    gaussian_size: float = ISOTROPIC_STD
+    depth_share: float = sigmoid(-2.0)
+    depth_range: str = "clip"
+    opacity: float = sigmoid(2.0)
 
     def __post_init__(self) -> None:
         self.mean, self.std = tuple(float(v) for v in self.mean), tuple(float(v) for v in self.std)
@@ -43,6 +70,29 @@ class DrActionConfig:
             raise ValueError(f"frames, size, feature_dim, hidden_dim and max_bodies must be >= 1: {self}")
         if self.num_line_samples < 0:
             raise ValueError(f"num_line_samples must be >= 0, got {self.num_line_samples}")
+        if self.gaussian_shape not in SHAPES:
+            raise ValueError(f"unknown gaussian_shape {self.gaussian_shape!r}; choose one of {', '.join(SHAPES)}")
+        if self.depth_range not in DEPTH_RANGES:
+            raise ValueError(f"unknown depth_range {self.depth_range!r}; choose one of {', '.join(DEPTH_RANGES)}")
+        if not (self.gaussian_size > 0 and math.isfinite(self.gaussian_size)):
+            raise ValueError(f"gaussian_size must be a finite std > 0, got {self.gaussian_size}")
+        for name in ("depth_share", "opacity"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must lie strictly between 0 and 1, got {getattr(self, name)}")
+
+
+DRACTION_PRESETS: dict[str, dict] = {
+    "ours": {},
+    "official": {"gaussian_shape": "isotropic", "gaussian_size": ISOTROPIC_STD, "depth_share": sigmoid(-0.5),
+                 "depth_range": "body_frame", "opacity": 0.5},
+}
+
+
+def draction_preset(name: str) -> dict:
+    """The DrActionConfig overrides of preset `name` (a fresh dict); ValueError naming the presets otherwise."""
+    if name not in DRACTION_PRESETS:
+        raise ValueError(f"unknown DrAction preset {name!r}; choose one of {', '.join(DRACTION_PRESETS)}")
+    return dict(DRACTION_PRESETS[name])
 
 
 def as_topology(topology: str | Topology) -> Topology:
@@ -68,7 +118,8 @@ class SkeletonRenderer(nn.Module, ABC):
     def layout(self, topology: Topology) -> GaussianLayout:
         """The Gaussian layout of a topology (built on first use)."""
         if topology not in self._layouts:
-            self._layouts[topology] = make_layout(topology, self.config.num_line_samples)
+            self._layouts[topology] = make_layout(topology, self.config.num_line_samples, self.config.gaussian_shape,
+                                                  self.config.gaussian_size)
         return self._layouts[topology]
 
     def sample(self, joints: torch.Tensor, topology: Topology) -> Clip:

@@ -6,13 +6,15 @@ turns them into RGB and alpha logits. No parameter depends on the joint layout, 
 renders NTU, NW-UCLA, HumanML3D, 2D pose and any BVH rig. The optional Neural Feature Modulator (NFM) is an MLP
 over each Gaussian's skinned position and velocity (relative to the framed clip) and its base appearance; it
 outputs colour and alpha logit deltas, applied through a saliency gate. A learnable mix then blends in a colour
-coded by camera depth (warm near, cool far). Absent bodies (all-zero) get opacity 0, so they contribute nothing.
+coded by camera depth (warm near, cool far), over the framed sphere of the clip or over each body in each frame
+(config.depth_range). Absent bodies (all-zero) get opacity 0, so they contribute nothing.
 The output is normalized with the vision tower's mean and std inside torch, so gradients reach every parameter.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict
 from pathlib import Path
 
@@ -27,8 +29,14 @@ from skeletonllm.render.gaussians import pose_gaussians
 
 WEIGHTS_FILE = "draction.safetensors"
 CONFIG_FILE = "draction.json"
-NEAR_COLOR = (1.0, 0.85, 0.2)  # depth-coded colour at the front of the framed sphere
+NEAR_COLOR = (1.0, 0.85, 0.2)  # depth-coded colour at the front of the depth range
 FAR_COLOR = (0.15, 0.3, 1.0)  # ... and at its back
+MIN_DEPTH_SPAN = 1e-6  # a body shallower than this in a frame (a 2D pose) sits midway between near and far
+
+
+def logit(p: float) -> float:
+    """The inverse of the logistic function, for a Python float p in (0, 1)."""
+    return math.log(p) - math.log1p(-p)
 
 
 def mlp(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
@@ -51,6 +59,20 @@ def frame_velocity(means: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     return 0.5 * (neighbour(-1) - neighbour(1)) * present[..., None, None]
 
 
+def depth_fraction(clip: Clip, means: torch.Tensor, depth_range: str) -> torch.Tensor:
+    """float [B, F, M, N] in [0, 1]: camera depth of the means [B, F, M, N, 3], 0 at the near end of the range and
+    1 at the far end. "clip": the front and back of the clip's framed sphere. "body_frame": the nearest and farthest
+    Gaussian of each body in each frame (0.5 for a body without depth, such as a 2D pose)."""
+    depth = camera_depth(means, clip.viewmat)  # [B, F, M, N]
+    if depth_range == "clip":
+        near, span = clip.distance - clip.radius, 2.0 * clip.radius  # [B]
+        return ((depth - near[:, None, None, None]) / span[:, None, None, None]).clamp(0.0, 1.0)
+    near, far = depth.amin(-1, keepdim=True), depth.amax(-1, keepdim=True)  # [B, F, M, 1]
+    span = far - near  # [B, F, M, 1]
+    fraction = (depth - near) / span.clamp_min(MIN_DEPTH_SPAN)  # [B, F, M, N]
+    return torch.where(span > MIN_DEPTH_SPAN, fraction, torch.full_like(fraction, 0.5))
+
+
 class DrAction(SkeletonRenderer):
     """Differentiable renderer: poses [B, T, M, J, C] of any topology -> normalized images [B, F, 3, H, W]."""
 
@@ -65,11 +87,11 @@ class DrAction(SkeletonRenderer):
             self.nfm = mlp(3 + 3 + 4, hidden, 5) if self.config.use_nfm else None  # -> deltas (RGB, alpha), gate
             with torch.no_grad():
                 self.encoder.weight.normal_(0.0, 0.5)  # distinct colours per part and side from the start
-                self.head[-1].bias[3] = 2.0  # start nearly opaque
+                self.head[-1].bias[3] = logit(self.config.opacity)  # the starting opacity
                 if self.nfm is not None:  # start close to the base appearance
                     self.nfm[-1].weight.mul_(0.1)
                     self.nfm[-1].bias.zero_()
-        self.depth_mix = nn.Parameter(torch.tensor(-2.0))  # logit of the depth-colour share
+        self.depth_mix = nn.Parameter(torch.tensor(logit(self.config.depth_share)))  # logit of the depth-colour share
 
     def appearance(self, clip: Clip, means: torch.Tensor,
                    descriptors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,9 +106,7 @@ class DrAction(SkeletonRenderer):
             modulation = self.nfm(torch.cat([position, velocity, torch.sigmoid(logits)], -1))  # [B, F, M, N, 5]
             logits = logits + torch.sigmoid(modulation[..., 4:]) * modulation[..., :4]
         rgb, alpha = torch.sigmoid(logits[..., :3]), torch.sigmoid(logits[..., 3])
-        depth = camera_depth(means, clip.viewmat)  # [B, F, M, N]
-        near, span = clip.distance - clip.radius, 2.0 * clip.radius  # [B]
-        depth01 = ((depth - near[:, None, None, None]) / span[:, None, None, None]).clamp(0.0, 1.0)[..., None]
+        depth01 = depth_fraction(clip, means, self.config.depth_range)[..., None]  # [B, F, M, N, 1]
         near_color, far_color = (torch.tensor(c, dtype=rgb.dtype, device=rgb.device) for c in (NEAR_COLOR, FAR_COLOR))
         mix = torch.sigmoid(self.depth_mix)
         colors = (1.0 - mix) * rgb + mix * torch.lerp(near_color, far_color, depth01)  # [B, F, M, N, 3]

@@ -2,14 +2,15 @@
 
 A body of J joints becomes N = J + num_line_samples * (J - 1) Gaussians: one per joint and num_line_samples
 evenly inside each bone (child, parent). The canonical template is the body's first present frame (frame 0 of a
-clip whose bodies are all there from the start). Scales adapt to the canonical bone lengths within bounds set
-relative to the body's median bone length, so they work in metres (3D) and in torso units (2D) alike.
+clip whose bodies are all there from the start). "bone" Gaussians take scales that adapt to the canonical bone
+lengths within bounds set relative to the body's median bone length, so they work in metres (3D) and in torso units
+(2D) alike; "isotropic" Gaussians are spheres of one std given in metres (2D: converted with TORSO_METRES).
 
 Posing is linear blend skinning: every bone b has a transform whose linear part A_b rotates the canonical bone
 direction onto the current one (the shortest-arc rotation, or a rotation supplied by a format that carries joint
 orientations) and stretches along the bone by the length ratio; its translation anchors it at a joint. A bone
 sample at fraction s is blended from the parent's anchor (weight 1 - s) and the child's (weight s), a joint
-Gaussian follows its joint's translation. Covariances are posed as A_b Sigma_0 A_b^T.
+Gaussian follows its joint's translation. "bone" covariances are posed as A_b Sigma_0 A_b^T; spheres stay spheres.
 """
 
 from __future__ import annotations
@@ -27,13 +28,17 @@ JOINT = 0.15  # joint std as a fraction of the mean length of the joint's bones
 SCALE_BOUNDS = (0.04, 0.3)  # every std stays within these fractions of the body's median bone length
 MAX_STRETCH = 4.0  # a bone's along-axis stretch (current / canonical length) is clamped to [1/4, 4]
 EPS = 1e-8
+SHAPES = ("bone", "isotropic")
+ISOTROPIC_STD = 0.02  # metres: the std of the official release's spherical Gaussians
+TORSO_METRES = 0.5  # an adult's mid-shoulders to mid-hips: the unit of normalized 2D poses, in metres
 
 
 @dataclass(frozen=True)
 class GaussianLayout:
     """Which joints each of a body's N Gaussians hangs from: Gaussian g sits at fraction t[g] from joint
     start[g] (the parent) to joint end[g] (the child) of bone[g]; joint Gaussians have start = end, t = 0,
-    bone = -1. Joint Gaussians come first, in joint order, then each bone's samples."""
+    bone = -1. Joint Gaussians come first, in joint order, then each bone's samples. shape (one of SHAPES) and
+    size (the isotropic std in metres) say how their covariances are made (canonical_scales)."""
 
     topology: Topology
     num_line_samples: int
@@ -44,6 +49,8 @@ class GaussianLayout:
 
     children: torch.Tensor  # long [nb] child joint of each bone
     parents: torch.Tensor  # long [nb] parent joint of each bone
+    shape: str
+    size: float
 
     @property
     def num_gaussians(self) -> int:
@@ -57,10 +64,14 @@ class GaussianLayout:
         return replace(self, **moved)
 
 
-def make_layout(topology: Topology, num_line_samples: int = 10) -> GaussianLayout:
-    """The Gaussian layout of a topology with num_line_samples (>= 0) samples inside each bone."""
+def make_layout(topology: Topology, num_line_samples: int = 10, shape: str = "bone",
+                size: float = ISOTROPIC_STD) -> GaussianLayout:
+    """The Gaussian layout of a topology with num_line_samples (>= 0) samples inside each bone, Gaussians of
+    `shape` (one of SHAPES) and, for "isotropic", std `size` (metres)."""
     if num_line_samples < 0:
         raise ValueError(f"num_line_samples must be >= 0, got {num_line_samples}")
+    if shape not in SHAPES:
+        raise ValueError(f"unknown Gaussian shape {shape!r}; choose one of {', '.join(SHAPES)}")
     if not topology.bones:
         raise ValueError(f"topology {topology.name} has no bones to render")
     joints = list(range(topology.num_joints))
@@ -74,7 +85,7 @@ def make_layout(topology: Topology, num_line_samples: int = 10) -> GaussianLayou
     return GaussianLayout(topology, num_line_samples, torch.tensor(start), torch.tensor(end),
                           torch.tensor(t, dtype=torch.float32), torch.tensor(bone),
                           torch.tensor([child for child, _ in topology.bones]),
-                          torch.tensor([parent for _, parent in topology.bones]))
+                          torch.tensor([parent for _, parent in topology.bones]), shape, float(size))
 
 
 def align_rotation(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -105,12 +116,21 @@ def _bone_vectors(layout: GaussianLayout, points: torch.Tensor) -> torch.Tensor:
     return points[..., layout.children, :] - points[..., layout.parents, :]
 
 
+def isotropic_std(layout: GaussianLayout) -> float:
+    """The std of an isotropic layout's spheres in pose units: layout.size metres, or torso lengths for 2D poses."""
+    return layout.size / TORSO_METRES if layout.topology.dims == 2 else layout.size
+
+
 def canonical_scales(layout: GaussianLayout, canonical: torch.Tensor) -> torch.Tensor:
     """float [..., N, 3, 3]: canonical covariances from canonical joints [..., J, 3].
 
-    Bone samples are elongated along their bone (std ALONG * spacing) with thickness ACROSS * length; joints
-    are round (std JOINT * mean length of their bones); all stds are clamped to SCALE_BOUNDS * median bone length.
+    Isotropic layouts: std**2 * I for every Gaussian (std = isotropic_std). Bone layouts: bone samples are
+    elongated along their bone (std ALONG * spacing) with thickness ACROSS * length; joints are round (std
+    JOINT * mean length of their bones); all stds are clamped to SCALE_BOUNDS * median bone length.
     """
+    if layout.shape == "isotropic":
+        eye = torch.eye(3, dtype=canonical.dtype, device=canonical.device)
+        return (isotropic_std(layout) ** 2 * eye).expand(*canonical.shape[:-2], layout.num_gaussians, 3, 3)
     layout = layout.to(canonical.device)
     vectors = _bone_vectors(layout, canonical)  # [..., nb, 3]
     lengths = vectors.norm(dim=-1)  # [..., nb]
@@ -161,7 +181,8 @@ def pose_gaussians(layout: GaussianLayout, points: torch.Tensor, canonical: torc
                    bone_rotations: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Skin the template: (means float [B, F, M, N, 3], covs float [B, F, M, N, 3, 3]).
 
-    points: [B, F, M, J, 3] current joints; canonical: [B, M, J, 3] template joints.
+    points: [B, F, M, J, 3] current joints; canonical: [B, M, J, 3] template joints. Isotropic Gaussians keep their
+    canonical spheres (neither turned nor stretched).
     """
     layout = layout.to(points.device)
     transforms = bone_transforms(layout, points, canonical, bone_rotations)  # [B, F, M, nb, 3, 3]
@@ -176,8 +197,10 @@ def pose_gaussians(layout: GaussianLayout, points: torch.Tensor, canonical: torc
         return (per_gaussian @ (template - origin0)[..., None])[..., 0] + origin
 
     means = (1.0 - t) * anchored(start0, start) + t * anchored(end0, end)  # [B, F, M, N, 3]
-    covs = per_gaussian @ canonical_scales(layout, canonical)[:, None] @ per_gaussian.transpose(-1, -2)
-    return means, covs
+    scales = canonical_scales(layout, canonical)[:, None]  # [B, 1, M, N, 3, 3]
+    if layout.shape == "isotropic":
+        return means, scales.expand(*means.shape, 3)
+    return means, per_gaussian @ scales @ per_gaussian.transpose(-1, -2)
 
 
 def splat(means, covs, colors, opacities, K, viewmat, size: int, backend: str):
