@@ -44,6 +44,12 @@ def snakemake(venv_env):
     return run
 
 
+# Training at its cheapest for tests: 2 frames of 56 pixels, batches of 4, 8 held-out samples scored.
+TINY_TRAINING = {"frames": 2, "render_size": 56, "batch_size": 4, "eval_samples": 8, "logging_steps": 2,
+                 "save_steps": 4}
+QUICK_EPOCHS = [0.25, 0.25, 0.25, 0.25]  # a few steps per stage, for runs of the whole DAG
+
+
 def write_config(path: Path, config: dict) -> Path:
     """Write a config dict as YAML and return its path."""
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -52,8 +58,40 @@ def write_config(path: Path, config: dict) -> Path:
 
 @pytest.fixture
 def small_config(tmp_path) -> Path:
-    """The embedded default shrunk for quick real runs: a small synth archive and only the `synth` dataset."""
+    """The embedded default shrunk for quick real runs: a small synth archive, only the `synth` dataset and a few
+    training steps per stage."""
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["synth"].update(subjects=3, repetitions=1, cameras=3)
     config["datasets"] = {"synth": config["datasets"]["synth"]}
+    config["train"].update(TINY_TRAINING, epochs=QUICK_EPOCHS)
     return write_config(tmp_path / "small.yaml", config)
+
+
+def tiny_train_config(results: Path) -> dict:
+    """The embedded default's config shrunk for training tests: results under `results`, TINY_TRAINING with one
+    epoch per stage, MLflow in a sqlite file beside the results."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["results"] = str(results)
+    config["synth"].update(subjects=3, repetitions=1, cameras=3)
+    config["datasets"] = {"synth": config["datasets"]["synth"]}
+    config["train"].update(TINY_TRAINING, epochs=[1, 1, 1, 1])
+    config["mlflow"]["tracking_uri"] = f"sqlite:///{results / 'mlflow.db'}"
+    return config
+
+
+@pytest.fixture(scope="session")
+def train_inputs(tmp_path_factory, venv_env) -> Path:
+    """A results folder for training tests: the small synth dataset prepared and split, its hard negatives and
+    teacher rationales (a real Snakemake run of the DAG's data, mining and teacher rules) and the tiny MLLM built
+    with `skeletonllm build-model`; the folder's train.yaml is tiny_train_config for it."""
+    workdir = tmp_path_factory.mktemp("train_inputs")
+    results = workdir / "results"
+    configfile = write_config(workdir / "train.yaml", tiny_train_config(results))
+    targets = [str(results / "mining/synth/hard_negatives.json"),
+               str(results / "teacher/synth/xsub_s19u5/rationales.jsonl"), str(results / "models/tiny")]
+    command = [str(VENV_BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2",
+               *targets, "--configfile", str(configfile)]
+    result = subprocess.run(command, cwd=REPO, env=venv_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-5000:]
+    return workdir

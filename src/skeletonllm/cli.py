@@ -21,6 +21,8 @@ COMMANDS = {
     "mine": "skeletonllm.mining.cli",
     "teach": "skeletonllm.teacher.cli",
     "render": "skeletonllm.render.cli",
+    "build-model": "skeletonllm.model.build_cli",
+    "train": "skeletonllm.train.cli",
     "bench": "skeletonllm.bench.cli",
 }
 

@@ -1,0 +1,1 @@
+"""Training: the four stages of SkeletonLLM on the HF Trainer."""

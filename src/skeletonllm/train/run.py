@@ -1,0 +1,295 @@
+"""One training stage on the HF Trainer: load what the stage starts from, set its trainable parameters, train
+(resuming from the last checkpoint of a killed run), merge LoRA, write the stage directory, score the seen-class
+MQA accuracy and track it all in MLflow.
+
+A stage directory holds:
+- mllm/: the (merged) MLLM and its processor (`save_pretrained`; `load_mllm` and `load_processor` read it);
+- draction.safetensors, draction.json: the renderer;
+- config.json: the resolved config and the stage's inputs; trainer_state.json; metrics.json; loss.png.
+Resumable checkpoints go to <out>.checkpoints/ (outside the output, which Snakemake clears before a rerun) and are
+removed once the stage has finished.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+
+import torch
+
+from skeletonllm.data.prepared import PreparedDataset
+from skeletonllm.errors import CommandError
+from skeletonllm.model.build import load_mllm
+from skeletonllm.model.processor import load_processor
+from skeletonllm.model.skeleton_llm import SkeletonLLM
+from skeletonllm.render.base import draction_preset
+from skeletonllm.render.draction import DrAction
+from skeletonllm.render.renderers import make_renderer
+from skeletonllm.train import data, tracking
+from skeletonllm.train.evaluate import evenly, mqa_accuracy
+from skeletonllm.train.plots import plot_loss
+from skeletonllm.train.stages import Stage, attach_lora, merge_lora, set_trainable
+
+MLLM_DIR = "mllm"
+RUN_ID_FILE = "mlflow_run_id"
+
+
+@dataclass(frozen=True)
+class StageInputs:
+    """Where a stage reads from and writes to. init: the previous stage's directory (None for the first stage,
+    which starts from `model` and a fresh renderer)."""
+
+    model: Path
+    data: Path
+    split: Path
+    negatives: Path
+    rationales: Path
+    init: Path | None
+    out: Path
+
+    @property
+    def checkpoints(self) -> Path:
+        """The Trainer's output_dir: resumable checkpoints beside the stage directory."""
+        return self.out.with_name(self.out.name + ".checkpoints")
+
+
+def default_inputs(config: dict, stage: int, out: Path | None = None) -> StageInputs:
+    """The inputs the config names for a stage (as `make run` leaves them) and its output directory."""
+    train = config["train"]
+    root = Path(config["results"])
+    protocol, class_split = train["split"].split("/")
+    variant_dir = root / "train" / train["dataset"] / train["variant"]
+    stages = sorted(train["stages"])
+    previous = [number for number in stages if number < stage]
+    return StageInputs(
+        model=root / "models" / config["model"]["name"],
+        data=root / "data" / train["dataset"],
+        split=root / "splits" / train["dataset"] / protocol / f"{class_split}.json",
+        negatives=root / "mining" / train["dataset"] / "hard_negatives.json",
+        rationales=root / "teacher" / train["dataset"] / f"{protocol}_{class_split}" / "rationales.jsonl",
+        init=variant_dir / f"stage{previous[-1]}" if previous else None,
+        out=out or variant_dir / f"stage{stage}",
+    )
+
+
+def resolve_device(name: str) -> str:
+    """cpu or cuda from the config's train.device (auto = cuda when available)."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise CommandError("train.device is cuda, but torch sees no CUDA device")
+    return name
+
+
+def load_start(config: dict, inputs: StageInputs, backend: str) -> tuple[SkeletonLLM, object]:
+    """(SkeletonLLM, processor) the stage starts from: the previous stage's directory, or the MLLM folder and a
+    fresh DrAction of the config's preset."""
+    train = config["train"]
+    source = inputs.init / MLLM_DIR if inputs.init is not None else inputs.model
+    if not source.is_dir():
+        remedy = "run the previous stage first" if inputs.init else "build it with `skeletonllm build-model`"
+        raise CommandError(f"{source}: no such model folder ({remedy})")
+    processor = load_processor(source)
+    mllm = load_mllm(source)
+    image = processor.image_processor
+    if inputs.init is not None:
+        renderer = DrAction.load(inputs.init)
+        renderer.config.backend = backend
+    else:
+        renderer = make_renderer("draction", train["frames"], train["render_size"], backend, seed=train["seed"],
+                                 num_line_samples=train["line_samples"],
+                                 mean=tuple(image.image_mean), std=tuple(image.image_std),
+                                 **draction_preset(train["draction_preset"]))
+    if renderer.config.frames != train["frames"]:
+        raise CommandError(f"{inputs.init}: its renderer draws {renderer.config.frames} frames, the config asks "
+                           f"for train.frames = {train['frames']}")
+    size = (image.size["height"], image.size["width"])
+    return SkeletonLLM(renderer, mllm, size, tuple(image.image_mean), tuple(image.image_std)), processor
+
+
+def stage_examples(config: dict, stage: Stage, inputs: StageInputs, dataset: PreparedDataset,
+                   split: data.Split) -> tuple[list[str], Callable[[int], list]]:
+    """(sample ids, epoch -> examples) of the stage's task over the split's training samples of the seen classes."""
+    train = config["train"]
+    seed, k, pool = train["seed"], train["candidates"], split.seen
+    ids = split.parts["train"]
+    labels = [dataset.class_name(int(dataset.row(sample_id)["label"])) for sample_id in ids]
+    if stage.task == "mqa":
+        return ids, partial(data.mqa_examples, labels, pool, k, seed)
+    if stage.task == "disc":
+        negatives = data.load_negatives(inputs.negatives)
+        return [i for i in ids for _ in range(2)], partial(data.disc_examples, labels, negatives, pool, seed)
+    rationales = data.load_rationales(inputs.rationales)
+    taught = [(sample_id, label) for sample_id, label in zip(ids, labels) if sample_id in rationales]
+    if not taught:
+        raise CommandError(f"{inputs.rationales}: no rationale for any training sample of {inputs.split}")
+    return [sample_id for sample_id, _ in taught], partial(
+        data.reasoning_examples, [label for _, label in taught], [rationales[sample_id] for sample_id, _ in taught],
+        pool, k, seed)
+
+
+def training_arguments(config: dict, stage: Stage, inputs: StageInputs, device: str):
+    """The Trainer's arguments of a stage, from config."""
+    from transformers import TrainingArguments
+
+    train, index = config["train"], stage.number - 1
+    return TrainingArguments(
+        output_dir=str(inputs.checkpoints),
+        run_name=tracking.run_name(train["variant"], stage.number, train["seed"]),
+        per_device_train_batch_size=train["batch_size"],
+        gradient_accumulation_steps=train["gradient_accumulation"],
+        num_train_epochs=train["epochs"][index],
+        learning_rate=train["learning_rate"][index],
+        weight_decay=train["weight_decay"],
+        warmup_steps=train["warmup_ratio"],
+        lr_scheduler_type="cosine",
+        logging_steps=train["logging_steps"],
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=train["save_steps"],
+        save_total_limit=1,
+        seed=train["seed"],
+        data_seed=train["seed"],
+        report_to=["mlflow"],
+        bf16=train["bf16"],
+        deepspeed=train["deepspeed"],
+        use_cpu=device == "cpu",
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+        ddp_find_unused_parameters=False,
+        disable_tqdm=not sys.stderr.isatty(),
+    )
+
+
+def epoch_callback(dataset: data.ClipExamples):
+    """A TrainerCallback that tells the dataset the epoch at its start, for the per-epoch draws of candidates,
+    negatives and frames."""
+    from transformers import TrainerCallback
+
+    class EpochDraws(TrainerCallback):
+        def on_epoch_begin(self, args, state, control, **kwargs):
+            dataset.set_epoch(math.floor(state.epoch + 1e-6) if state.epoch else 0)
+
+    return EpochDraws()
+
+
+def last_complete_checkpoint(directory: Path) -> Path | None:
+    """The newest checkpoint-N in directory that the Trainer finished writing (its trainer_state.json, written
+    last, parses), passing over one cut off by a kill mid-save (the Trainer writes over it when it gets there
+    again); None when there is none."""
+    found = sorted((path for path in directory.glob("checkpoint-*") if path.name.split("-")[-1].isdigit()),
+                   key=lambda path: int(path.name.split("-")[-1]), reverse=True) if directory.is_dir() else []
+    for path in found:
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+            return path
+        except (OSError, json.JSONDecodeError):
+            continue
+    return None
+
+
+def peak_memory_mb(device: str) -> float:
+    """Peak memory of this process in MB: CUDA's max allocated on a GPU, else the peak resident set size."""
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def logged_losses(log_history: list[dict]) -> list[tuple[int, float]]:
+    """(step, loss) of every logging step of the Trainer's log history."""
+    return [(entry["step"], float(entry["loss"])) for entry in log_history if "loss" in entry]
+
+
+@dataclass
+class StageSetup:
+    """Everything a stage trains with: the model, its processor, the data and the Trainer."""
+
+    model: SkeletonLLM
+    processor: object
+    dataset: PreparedDataset
+    split: data.Split
+    examples: data.ClipExamples
+    trainer: object
+    trainable: dict[str, int]
+
+
+def setup_stage(config: dict, stage: Stage, inputs: StageInputs, device: str) -> StageSetup:
+    """Load the stage's start, attach LoRA where the stage has it, set the trainable parameters and build the
+    Trainer over the stage's examples."""
+    from transformers import Trainer
+
+    train = config["train"]
+    dataset = PreparedDataset(inputs.data)
+    split = data.Split.load(inputs.split)
+    model, processor = load_start(config, inputs, train["render_backend"])
+    if stage.lora:
+        lora = train["lora"]
+        model.mllm = attach_lora(model.mllm, lora["r"], lora["alpha"], lora["dropout"])
+    trainable = set_trainable(model, stage, train["unfreeze_base"])
+    if train["gradient_checkpointing"]:
+        model.mllm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    ids, examples = stage_examples(config, stage, inputs, dataset, split)
+    examples_set = data.ClipExamples(dataset, ids, examples, processor, train["frames"], train["seed"], train=True)
+    collator = data.ClipCollator(dataset.topology.name, processor.tokenizer.pad_token_id)
+    trainer = Trainer(model=model, args=training_arguments(config, stage, inputs, device), train_dataset=examples_set,
+                      data_collator=collator, callbacks=[epoch_callback(examples_set)])
+    return StageSetup(model, processor, dataset, split, examples_set, trainer, trainable)
+
+
+def run_stage(config: dict, config_name: str, stage: Stage, inputs: StageInputs) -> dict:
+    """Train one stage and write its directory; returns its metrics (empty on processes other than the first)."""
+    train = config["train"]
+    device = resolve_device(train["device"])
+    setup = setup_stage(config, stage, inputs, device)
+    trainer, model = setup.trainer, setup.model
+    main = trainer.is_world_process_zero()
+    checkpoint = last_complete_checkpoint(inputs.checkpoints)
+    if main:
+        tags = {"stage": stage.number, "dataset": train["dataset"], "split": train["split"],
+                "variant": train["variant"], "seed": train["seed"], "git_commit": tracking.git_commit()}
+        tracking.start_run(config["mlflow"]["tracking_uri"], config["mlflow"]["experiment"] or config_name,
+                           trainer.args.run_name, tags, inputs.checkpoints / RUN_ID_FILE)
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    if not main:
+        return {}
+    model.mllm = merge_lora(model.mllm)
+    evaluation = mqa_accuracy(model, setup.processor, setup.dataset,
+                              evenly(setup.split.parts["test_seen"], train["eval_samples"]), setup.split.seen,
+                              train["candidates"], train["seed"], train["batch_size"], device)
+    losses = logged_losses(trainer.state.log_history)
+    metrics = {
+        "stage": stage.number, "task": stage.task, "variant": train["variant"], "seed": train["seed"],
+        "loss_first": losses[0][1], "loss_last": losses[-1][1], "steps": trainer.state.global_step,
+        "examples": len(setup.examples), "samples_per_s": result.metrics["train_samples_per_second"],
+        "train_seconds": result.metrics["train_runtime"], "peak_mb": peak_memory_mb(device), "device": device,
+        "seen_mqa_accuracy": evaluation["accuracy"], "chance": evaluation["chance"],
+        "eval_samples": evaluation["samples"], "trainable_params": sum(setup.trainable.values()),
+        "trainable_by_part": setup.trainable, "resumed_from": Path(checkpoint).name if checkpoint else None,
+    }
+    write_stage(inputs, model, setup.processor, config, stage, trainer, metrics, losses)
+    tracking.finish_run(config, metrics, [inputs.out / "metrics.json", inputs.out / "loss.png"])
+    shutil.rmtree(inputs.checkpoints, ignore_errors=True)
+    return metrics
+
+
+def write_stage(inputs: StageInputs, model: SkeletonLLM, processor, config: dict, stage: Stage, trainer,
+                metrics: dict, losses: list[tuple[int, float]]) -> None:
+    """Write the stage directory (see the module docstring)."""
+    out = inputs.out
+    out.mkdir(parents=True, exist_ok=True)
+    model.mllm.save_pretrained(out / MLLM_DIR)
+    processor.save_pretrained(out / MLLM_DIR)
+    model.renderer.save(out)
+    resolved = {"config": config, "stage": asdict(stage),
+                "inputs": {key: str(value) if value is not None else None for key, value in asdict(inputs).items()}}
+    (out / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")
+    trainer.state.save_to_json(str(out / "trainer_state.json"))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    plot_loss(losses, out / "loss.png", f"stage {stage.number} ({stage.name}), variant {config['train']['variant']}")

@@ -1,0 +1,130 @@
+"""The four stages' trainable sets, gradients into DrAction, the LoRA merge and LoRA's placement on an
+InternVL3-8B-sized model; each on the real tiny model and the small synth data of the train_inputs fixture."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import yaml
+
+from skeletonllm.config import load_config
+from skeletonllm.model.presets import internvl3_config, mllm_from_config
+from skeletonllm.train.run import StageInputs, default_inputs, last_complete_checkpoint, setup_stage
+from skeletonllm.train.stages import STAGES, attach_lora, merge_lora
+
+
+@pytest.fixture(autouse=True)
+def mlflow_in_tmp(tmp_path, monkeypatch):
+    """The Trainer's MLflow callback opens its own run when none is active: keep it in tmp_path."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+
+def stage_config(workdir, **train):
+    """The fixture's config with train overrides, validated like the CLI's."""
+    config = yaml.safe_load((workdir / "train.yaml").read_text())
+    config["train"].update(train)
+    path = workdir / f"config_{abs(hash(json.dumps(train, sort_keys=True)))}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return load_config(path)
+
+
+def stage_inputs(config, stage: int, tmp_path) -> StageInputs:
+    """Inputs for `stage` that start from the tiny MLLM and a fresh DrAction (init None), whatever the stage."""
+    inputs = default_inputs(config, stage, tmp_path / f"stage{stage}")
+    return StageInputs(**{**inputs.__dict__, "init": None})
+
+
+def snapshot(model) -> dict[str, torch.Tensor]:
+    return {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
+
+
+@pytest.mark.parametrize("stage", [1, 2, 3, 4])
+def test_one_step_changes_exactly_the_trainable_set(stage, train_inputs, tmp_path):
+    config = stage_config(train_inputs, unfreeze_base=False, weight_decay=0.0, warmup_ratio=0.0, learning_rate=[1e-2] * 4)
+    setup = setup_stage(config, STAGES[stage], stage_inputs(config, stage, tmp_path), "cpu")
+    model = setup.model
+    trainable = {name for name, parameter in model.named_parameters() if parameter.requires_grad}
+    before = snapshot(model)
+    setup.trainer.args.max_steps = 2  # LoRA's A moves from the second step on (its B starts at zero)
+    setup.trainer.train()
+    after = snapshot(model)
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert changed == trainable
+    renderer = {name for name in before if name.startswith("renderer.")}
+    projector = {name for name in before if "multi_modal_projector" in name}
+    lora = {name for name in before if "lora_" in name}
+    expected = projector | lora | (renderer if stage < 4 else set())
+    assert trainable == expected
+    assert bool(lora) == (stage >= 3)
+    assert not any(name for name in changed if "vision_tower" in name or ("language_model" in name and
+                                                                           "lora_" not in name))
+
+
+@pytest.mark.parametrize("stage", [1, 2, 3, 4])
+def test_gradients_reach_draction_in_stages_1_to_3_only(stage, train_inputs, tmp_path):
+    config = stage_config(train_inputs, unfreeze_base=False)
+    setup = setup_stage(config, STAGES[stage], stage_inputs(config, stage, tmp_path), "cpu")
+    batch = setup.trainer.data_collator([setup.examples[i] for i in range(2)])
+    setup.model(**batch).loss.backward()
+    grads = [parameter.grad for parameter in setup.model.renderer.parameters()]
+    if stage < 4:
+        assert all(grad is not None for grad in grads)
+        assert sum(float(grad.abs().sum()) for grad in grads) > 0
+    else:
+        assert all(grad is None for grad in grads)
+
+
+def test_unfreeze_base_trains_vision_tower_and_llm(train_inputs, tmp_path):
+    config = stage_config(train_inputs, unfreeze_base=True)
+    setup = setup_stage(config, STAGES[4], stage_inputs(config, 4, tmp_path), "cpu")
+    assert setup.trainable["vision"] > 0 and setup.trainable["language"] > 0 and setup.trainable["lm_head"] > 0
+    assert setup.trainable["renderer"] == 0
+    assert not any(parameter.requires_grad for parameter in setup.model.renderer.parameters())
+
+
+def test_merged_lora_model_matches_the_unmerged_one(train_inputs, tmp_path):
+    config = stage_config(train_inputs)
+    setup = setup_stage(config, STAGES[3], stage_inputs(config, 3, tmp_path), "cpu")
+    model = setup.model.eval()
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for name, parameter in model.mllm.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0.0, 0.05)  # a trained adapter, not the zero start
+    batch = setup.trainer.data_collator([setup.examples[i] for i in range(3)])
+    pixel_values = model.pixel_values(batch["joints"], batch["topology"]).detach()
+    inputs = {key: batch[key] for key in ("input_ids", "attention_mask", "labels")}
+    with torch.no_grad():
+        unmerged = model.answer_logits(pixel_values, **inputs)[0]
+        model.mllm = merge_lora(model.mllm)
+        merged = model.answer_logits(pixel_values, **inputs)[0]
+    assert not any("lora_" in name for name, _ in model.mllm.named_parameters())
+    assert unmerged.abs().max() > 0.1
+    torch.testing.assert_close(merged, unmerged, atol=1e-4, rtol=0)
+
+
+def test_stage3_lora_attaches_to_every_llm_projection_of_internvl3_8b():
+    mllm = mllm_from_config(internvl3_config("8B"), device="meta")
+    text = mllm.config.text_config
+    hidden, inter, layers = text.hidden_size, text.intermediate_size, text.num_hidden_layers
+    kv = text.num_key_value_heads * (hidden // text.num_attention_heads)
+    r = 32
+    wrapped = attach_lora(mllm, r=r, alpha=64, dropout=0.05)
+    lora = {name: parameter for name, parameter in wrapped.named_parameters() if "lora_" in name}
+    per_layer = r * ((hidden + hidden) * 2 + (hidden + kv) * 2 + (hidden + inter) * 3)  # q,o + k,v + gate,up,down
+    assert sum(parameter.numel() for parameter in lora.values()) == layers * per_layer == 80_740_352
+    assert all(".language_model.layers." in name for name in lora)
+    assert not any("vision_tower" in name or "multi_modal_projector" in name for name in lora)
+
+
+def test_resume_passes_over_a_checkpoint_cut_off_mid_save(tmp_path):
+    assert last_complete_checkpoint(tmp_path / "none") is None
+    (tmp_path / "checkpoint-2").mkdir()
+    (tmp_path / "checkpoint-2" / "trainer_state.json").write_text(json.dumps({"global_step": 2}))
+    (tmp_path / "checkpoint-10").mkdir()  # killed after the weights, before trainer_state.json
+    (tmp_path / "checkpoint-10" / "model.safetensors").write_bytes(b"")
+    (tmp_path / "checkpoint-11").mkdir()
+    (tmp_path / "checkpoint-11" / "trainer_state.json").write_text("{\"global_st")  # cut off while written
+    assert last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-2"
