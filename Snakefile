@@ -37,6 +37,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/mining.smk"
 include: "workflow/rules/teacher.smk"
 include: "workflow/rules/render.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:
@@ -45,6 +46,7 @@ rule all:
         render_targets(),
         mining_targets(),
         teacher_targets(),
+        train_targets(),
 
 
 onsuccess:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import REPO, VENV_BIN, write_config
+from conftest import QUICK_EPOCHS, REPO, TINY_TRAINING, VENV_BIN, write_config
 from skeletonllm.workflow_dag import recording_obstacle
 
 PIPELINE = yaml.safe_load((REPO / "dvc.yaml").read_text())
@@ -65,6 +65,7 @@ def test_stages_mirror_the_rules():
     expected = {"synth", "download-synth"} | {f"{rule}-{name}" for rule in ("prepare", "splits") for name in datasets}
     expected |= {f"render_preview-{name}" for name in renderers}
     expected |= {"mine-synth", "teach-synth-xsub-s19u5"}  # mining.datasets, teacher.datasets x teacher.splits
+    expected |= {"build_model"} | {f"train_stage{stage}" for stage in config["train"]["stages"]}
     assert set(STAGES) == expected
     prepare = STAGES["prepare-synth"]
     assert [dep for dep in prepare["deps"] if not dep.startswith("src/")] == ["results/raw/synth"]
@@ -75,6 +76,13 @@ def test_stages_mirror_the_rules():
     )
     assert STAGES["splits-synth"]["deps"][0] == "results/data/synth/index.parquet"
     assert "render.device" in STAGES["render_preview-draction"]["params"][0]["config/config.yaml"]
+    stage3 = STAGES["train_stage3"]
+    assert {"results/train/synth/full/stage2", "results/teacher/synth/xsub_s19u5/rationales.jsonl",
+            "results/splits/synth"} <= set(stage3["deps"])
+    assert stage3["params"] == [{"config/config.yaml": ["model", "resources.train.gpu", "resources.train.nodes",
+                                                        "train"]}]
+    assert "results/models/tiny" in STAGES["train_stage1"]["deps"]
+    assert "results/mining/synth/hard_negatives.json" in STAGES["train_stage2"]["deps"]
 
 
 def test_stage_commands_read_the_config_at_run_time():
@@ -136,9 +144,11 @@ RENDER_STAGE = f"render_preview-{RENDERER}"
 
 
 def small_pipeline_config() -> dict:
-    """The embedded default shrunk for quick real runs: a small synth archive, one dataset, one renderer."""
+    """The embedded default shrunk for quick real runs: a small synth archive, one dataset, one renderer, a few
+    training steps per stage."""
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["synth"].update(subjects=3, repetitions=1, cameras=3)
+    config["train"].update(TINY_TRAINING, epochs=QUICK_EPOCHS)
     config["datasets"] = {"synth": config["datasets"]["synth"]}
     config["render"].update(renderers=[RENDERER], preview_samples=1, size=112)
     return config
@@ -192,7 +202,7 @@ def test_a_snakemake_run_leaves_both_tools_clean(pipeline_repo, venv_env):
     """The Snakefile's onsuccess records every job of the run in DVC without relinking, so neither tool sees work,
     not even after a change of `workers`, which changes no output and is a param in neither tool."""
     work, run_output = pipeline_repo
-    assert "Recorded 7 DVC stage(s) of this run: dvc commit --force --no-relink" in run_output
+    assert "Recorded 12 DVC stage(s) of this run: dvc commit --force --no-relink" in run_output
     assert set(yaml.safe_load((work / "dvc.lock").read_text())["stages"]) == set(
         yaml.safe_load((work / "dvc.yaml").read_text())["stages"])
     config_path = work / "config" / "config.yaml"

@@ -37,7 +37,8 @@ def validated(config: dict) -> dict:
 def test_shipped_configs_validate(name):
     config = validated(load(name))
     assert config["datasets"] and config["archives"]
-    assert set(config["resources"]) == {"synth", "download", "prepare", "splits", "render_preview", "mine", "teach"}
+    assert set(config["resources"]) == {"synth", "download", "prepare", "splits", "render_preview", "mine", "teach",
+                                        "build_model", "train"}
 
 
 def test_paper_config_covers_the_real_datasets():
@@ -166,15 +167,22 @@ def test_dry_run_dag_of_the_embedded_default(tmp_path, snakemake):
     result = snakemake(tmp_path, "-n", "-p", "--cores", "2", "all")
     assert result.returncode == 0, result.stdout
     jobs = dry_run_jobs(result.stdout)
-    rules = ("synth", "download", "prepare", "splits", "render_preview", "mine", "teach")
+    rules = ("synth", "download", "prepare", "splits", "render_preview", "mine", "teach", "build_model",
+             "train_stage1", "train_stage2", "train_stage3", "train_stage4")
     counts = {rule: sum(job["rule"] == rule for job in jobs) for rule in rules}
-    assert counts == {"synth": 1, "download": 1, "prepare": 4, "splits": 4, "render_preview": 5, "mine": 1, "teach": 1}
-    command_of = {"render_preview": "render"}  # the rule that runs `skeletonllm render`
+    assert counts == {"synth": 1, "download": 1, "prepare": 4, "splits": 4, "render_preview": 5, "mine": 1, "teach": 1,
+                      "build_model": 1, "train_stage1": 1, "train_stage2": 1, "train_stage3": 1, "train_stage4": 1}
+    command_of = {"render_preview": "render", "build_model": "build-model"}  # rules named unlike their command
+    launcher = str(REPO / "workflow" / "scripts" / "launch_train.sh")
     for job in jobs:
         if job["rule"] == "all":
             continue
         assert job["log"] and job["shell"].endswith(f"> {job['log']} 2>&1"), job
-        assert job["shell"].startswith(f"skeletonllm {command_of.get(job['rule'], job['rule'])} "), job
+        if job["rule"].startswith("train_stage"):  # on the CPU (resources.train.gpu 0): one process, no srun
+            stage = job["rule"].removeprefix("train_stage")
+            assert job["shell"].startswith(f"{launcher} 0 1 skeletonllm train --stage {stage} --config "), job
+        else:
+            assert job["shell"].startswith(f"skeletonllm {command_of.get(job['rule'], job['rule'])} "), job
         assert re.search(r"runtime=\d+", job["resources"]) and re.search(r"mem_mb=\d+", job["resources"]), job
         assert "slurm_extra" not in job["resources"] and "gpu=" not in job["resources"], job
         assert bool(job["benchmark"]) == (job["rule"] == "prepare"), job
@@ -206,7 +214,9 @@ def test_paper_config_replaces_the_default(tmp_path, snakemake):
     result = snakemake(tmp_path, "-n", "-p", "all", "--configfile", str(REPO / "config" / "paper.yaml"))
     assert result.returncode == 0, result.stdout
     jobs = dry_run_jobs(result.stdout)
-    assert {job["rule"] for job in jobs} == {"download", "prepare", "splits", "render_preview", "mine", "teach", "all"}
+    assert {job["rule"] for job in jobs} == {"download", "prepare", "splits", "render_preview", "mine", "teach",
+                                             "build_model", "train_stage1", "train_stage2", "train_stage3",
+                                             "train_stage4", "all"}
     prepared = sorted(re.search(r"--dataset (\w+)", job["shell"])[1] for job in jobs if job["rule"] == "prepare")
     assert prepared == ["humanml3d", "kinetics", "ntu120", "ntu60", "nwucla", "pkummd"]
 

@@ -66,13 +66,15 @@ def _config_keys(job) -> list[str]:
 
 
 def _subcommand_module(job) -> str:
-    """The module of the `skeletonllm` subcommand a job's shell command runs; every rule must run one."""
+    """The module of the `skeletonllm` subcommand a job's shell command runs: the command starts with `skeletonllm
+    <command>`, or with a launcher whose arguments hold it (`launch_train.sh GPUS NODES skeletonllm train ...`)."""
     from skeletonllm.cli import COMMANDS
 
     words = job.rule.shellcmd.split()
-    if len(words) < 2 or words[0] != PACKAGE or words[1] not in COMMANDS:
-        raise ValueError(f"rule {job.rule.name}: its shell command must start with `skeletonllm <command>`")
-    return COMMANDS[words[1]]
+    for word, command in zip(words[:4], words[1:5]):
+        if word == PACKAGE and command in COMMANDS:
+            return COMMANDS[command]
+    raise ValueError(f"rule {job.rule.name}: its shell command must run `skeletonllm <command>`")
 
 
 def _module_file(source: Path, module: str) -> Path | None:

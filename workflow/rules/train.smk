@@ -1,0 +1,95 @@
+"""The model phase of the DAG: build_model (the MLLM every variant starts from) and one rule per training stage,
+train_stage1 to train_stage4, each starting from the previous configured stage's directory.
+
+Outputs: <results>/models/<model.name>/ and <results>/train/<train.dataset>/<train.variant>/stage<N>/ for every N
+in train.stages. A train job runs `skeletonllm train --stage N --config <this run's config file>` through
+workflow/scripts/launch_train.sh: on the CPU with resources.train.gpu = 0, else srun + torchrun over
+resources.train.nodes x gpu processes (DDP). A killed stage resumes from <stage>.checkpoints/ when rerun.
+"""
+
+TRAIN = config["train"]
+TRAIN_CONFIGFILE = os.path.abspath((workflow.overwrite_configfiles or [DEFAULT_CONFIGFILE])[-1])
+MODEL_DIR = results("models", config["model"]["name"])
+TRAIN_DATA = results("data", TRAIN["dataset"])
+PROTOCOL, CLASS_SPLIT = TRAIN["split"].split("/")
+if TRAIN["dataset"] not in config["datasets"]:
+    raise ValueError(f"config: train.dataset is {TRAIN['dataset']!r}, which is not one of datasets: {sorted(config['datasets'])}")
+
+
+def stage_dir(stage):
+    """The directory of a training stage of the configured variant."""
+    return results("train", TRAIN["dataset"], TRAIN["variant"], f"stage{stage}")
+
+
+def train_targets():
+    """Every configured stage's directory."""
+    return [stage_dir(stage) for stage in sorted(TRAIN["stages"])]
+
+
+def train_resources():
+    """The train jobs' SLURM request: runtime, mem_mb, nodes, cpus_per_task and, when above 0, gpu."""
+    requested = rule_resources("train")
+    if requested["gpu"] == 0:
+        del requested["gpu"]
+    return requested
+
+
+def stage_inputs(stage):
+    """What stage N reads: the data, its split and, for the first configured stage the MLLM, else the previous
+    stage; stage 2 also the hard negatives, stage 3 the teacher rationales."""
+    previous = [number for number in sorted(TRAIN["stages"]) if number < stage]
+    inputs = {
+        "start": stage_dir(previous[-1]) if previous else MODEL_DIR,
+        "poses": os.path.join(TRAIN_DATA, "poses.npy"),
+        "index": os.path.join(TRAIN_DATA, "index.parquet"),
+        "manifest": os.path.join(TRAIN_DATA, "manifest.json"),
+        "splits": results("splits", TRAIN["dataset"]),
+    }
+    if stage == 2:
+        inputs["negatives"] = results("mining", TRAIN["dataset"], "hard_negatives.json")
+    if stage == 3:
+        inputs["rationales"] = results("teacher", TRAIN["dataset"], f"{PROTOCOL}_{CLASS_SPLIT}", "rationales.jsonl")
+    return inputs
+
+
+rule build_model:
+    output:
+        directory(MODEL_DIR),
+    params:
+        source=ConfigValue("model.source"),
+        text_init=ConfigValue("model.text_init"),
+        seed=ConfigValue("model.seed"),
+    localrule: True
+    log:
+        log_path("build_model", config["model"]["name"]),
+    resources:
+        **rule_resources("build_model"),
+    shell:
+        "skeletonllm build-model --preset {params.source} --text-init {params.text_init} --seed {params.seed}"
+        " --out {output:q} > {log:q} 2>&1"
+
+
+for _stage in sorted(TRAIN["stages"]):
+
+    rule:
+        name:
+            f"train_stage{_stage}"
+        input:
+            **stage_inputs(_stage),
+        output:
+            directory(stage_dir(_stage)),
+        params:
+            stage=_stage,
+            configfile=TRAIN_CONFIGFILE,
+            launcher=os.path.join(workflow.basedir, "workflow", "scripts", "launch_train.sh"),
+            train=ConfigValue("train"),
+            model=ConfigValue("model"),
+            gpus=ConfigValue("resources.train.gpu"),
+            nodes=ConfigValue("resources.train.nodes"),
+        threads: config["resources"]["train"]["cpus_per_task"]
+        log:
+            log_path("train", f"{TRAIN['dataset']}_{TRAIN['variant']}_stage{_stage}"),
+        resources:
+            **train_resources(),
+        shell:
+            "{params.launcher} {params.gpus} {params.nodes} skeletonllm train --stage {params.stage} --config {params.configfile:q} --out {output:q} > {log:q} 2>&1"
