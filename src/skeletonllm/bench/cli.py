@@ -1,4 +1,5 @@
-"""Run a benchmark: `skeletonllm bench prepare` (NTU parse + normalize throughput) or `render` (rasterizer speed).
+"""Run a benchmark: `skeletonllm bench prepare` (NTU parse + normalize throughput), `render` (rasterizer speed) or
+`train-step` (one stage-1 optimizer step, fast rasterizer vs dense).
 
 Each benchmark is a module exporting add_arguments(parser) and run(args) -> int; the first line of its docstring
 is its help.
@@ -9,7 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = {"prepare": "skeletonllm.bench.prepare", "render": "skeletonllm.bench.render"}
+BENCHMARKS = {"prepare": "skeletonllm.bench.prepare", "render": "skeletonllm.bench.render",
+              "train-step": "skeletonllm.bench.train_step"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
