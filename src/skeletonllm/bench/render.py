@@ -14,15 +14,14 @@ import argparse
 import json
 import math
 import multiprocessing
-import resource
 import statistics
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
 from skeletonllm.errors import CommandError
+from skeletonllm.memory import peak_rss_mb
 
 LINE_SAMPLES = 10
 BODY_DISTANCE = 3.5  # metres from the camera to the bodies
@@ -91,12 +90,6 @@ def skeleton_clip(frames: int, size: int, clips: int = 1, seed: int = 0):
             torch.eye(4).expand(count, 4, 4).contiguous())
 
 
-def _max_rss_mb() -> float:
-    """Peak resident set of this process so far, in MB (ru_maxrss is KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
-
-
 def time_backend(backend: str, frames: int, size: int, clips: int, repeats: int, device: str) -> dict:
     """Median forward (no grad) and forward+backward (sum of rgb) milliseconds of one backend, and its peak
     memory in MB with how it was measured. Runs in a fresh process so the peak is this backend's own."""
@@ -131,13 +124,13 @@ def time_backend(backend: str, frames: int, size: int, clips: int, repeats: int,
 
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    base_mb = torch.cuda.memory_allocated() / 2**20 if cuda else _max_rss_mb()
+    base_mb = torch.cuda.memory_allocated() / 2**20 if cuda else peak_rss_mb()
     forward(slice(0, 1), 16), forward_backward(slice(0, 1), 16)  # cheap warm-up: lazy initialisation, kernels
     if repeats > 1:  # full warm-up (allocator); the slow reference, timed once, is not worth one
         forward(), forward_backward()
     fwd = [clock(forward) for _ in range(repeats)]
     fwdbwd = [clock(forward_backward) for _ in range(repeats)]
-    peak_mb = (torch.cuda.max_memory_allocated() / 2**20 if cuda else _max_rss_mb()) - base_mb
+    peak_mb = (torch.cuda.max_memory_allocated() / 2**20 if cuda else peak_rss_mb()) - base_mb
     return {"fwd_ms": statistics.median(fwd), "fwdbwd_ms": statistics.median(fwdbwd), "peak_mb": max(peak_mb, 0.0),
             "memory": "torch.cuda.max_memory_allocated" if cuda else "ru_maxrss growth", "device": device}
 

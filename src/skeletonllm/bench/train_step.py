@@ -53,9 +53,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import resource
 import statistics
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -64,6 +62,7 @@ from pathlib import Path
 import numpy as np
 
 from skeletonllm.errors import CommandError
+from skeletonllm.memory import peak_rss_mb, reset_peak_rss, rss_mb
 
 CANDIDATES = 5
 LEARNING_RATE = 1e-5
@@ -94,31 +93,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where to step (default: cuda if available, else cpu)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights, the candidates and the frames")
     parser.add_argument("--json", action="store_true", help="print the figures (see above) as one JSON object")
-
-
-def _max_rss_mb() -> float:
-    """Peak resident set of this process so far, in MB (ru_maxrss is KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
-
-
-def _rss_mb() -> float:
-    """Resident set of this process now, in MB (/proc/self/statm; the peak so far where there is none)."""
-    try:
-        resident_pages = int(Path("/proc/self/statm").read_text().split()[1])
-    except (OSError, IndexError, ValueError):
-        return _max_rss_mb()
-    return resident_pages * resource.getpagesize() / 2**20
-
-
-def _reset_peak_rss() -> bool:
-    """Reset the process's peak resident set (and so ru_maxrss) to its current one: Linux's clear_refs "5". False
-    where that is not possible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
 
 
 def model_config(spec: str | None):
@@ -228,7 +202,7 @@ def dataset_clips(path: Path, count: int) -> tuple[list[np.ndarray], list[str], 
         raise CommandError(f"{path}: no labelled sample to build MQA examples from")
     ids = evenly(labelled, count)
     ids = [ids[i % len(ids)] for i in range(count)]  # a dataset smaller than the batch repeats samples
-    labels = [dataset.class_name(int(dataset.row(sample_id)["label"])) for sample_id in ids]
+    labels = [dataset.label_name(sample_id) for sample_id in ids]
     pool = [name for name in dataset.class_names() if name]
     return [dataset.joints(sample_id) for sample_id in ids], labels, pool, dataset.topology.name
 
@@ -278,10 +252,10 @@ def time_backend(spec: dict, backend: str) -> dict:
     cuda = device == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    base_mb = 0.0 if cuda else _rss_mb()
+    base_mb = 0.0 if cuda else rss_mb()
 
     def memory_mb() -> float:
-        return torch.cuda.max_memory_allocated() / 2**20 if cuda else _max_rss_mb() - base_mb
+        return torch.cuda.max_memory_allocated() / 2**20 if cuda else peak_rss_mb() - base_mb
 
     mllm, processor, source, dtype = build_model(spec["model_config"], spec["seed"], device)
     image = processor.image_processor
@@ -293,10 +267,10 @@ def time_backend(spec: dict, backend: str) -> dict:
     trainable = set_trainable(model, STAGES[1], spec["unfreeze_base"])
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LEARNING_RATE)
     batch = make_batch(spec, processor, mllm)
-    model_mb = torch.cuda.memory_allocated() / 2**20 if cuda else _rss_mb() - base_mb
+    model_mb = torch.cuda.memory_allocated() / 2**20 if cuda else rss_mb() - base_mb
     if cuda:
         memory = "torch.cuda.max_memory_allocated"
-    elif _reset_peak_rss():  # the peak of the steps, not of building the model (which can be higher)
+    elif reset_peak_rss():  # the peak of the steps, not of building the model (which can be higher)
         memory = "peak resident set of the steps (ru_maxrss reset before them) minus that before the model was built"
     else:
         memory = "ru_maxrss growth from before the model was built (its build included)"

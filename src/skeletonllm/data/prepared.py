@@ -156,6 +156,10 @@ class PreparedDataset:
         names = self.class_names()
         return names[label] if 0 <= label < len(names) else ""
 
+    def label_name(self, sample_id: str) -> str:
+        """The class name of one sample ("" when it is unlabelled or its label has no name)."""
+        return self.class_name(int(self.row(sample_id)["label"]))
+
     @property
     def fps(self) -> float:
         """The frame rate of every sample (manifest.json); DatasetError when the samples differ in frame rate (each

@@ -34,7 +34,7 @@ def mqa_accuracy(model: SkeletonLLM, processor, dataset, sample_ids: list[str], 
         joints = torch.from_numpy(np.stack([clip[segment_frames(len(clip), frames)] for clip in clips]))
         pixel_values = model.pixel_values(joints.to(device), dataset.topology.name)  # [B*F, 3, H, W]
         per_sample = pixel_values.unflatten(0, (len(ids), frames))  # [B, F, 3, H, W]
-        labels = [dataset.class_name(int(dataset.row(sample_id)["label"])) for sample_id in ids]
+        labels = [dataset.label_name(sample_id) for sample_id in ids]
         for i, label in enumerate(labels):
             candidates = prompts.pick_candidates(label, pool, k, example_rng(seed, start + i))
             question = prompts.mqa(label, candidates).question

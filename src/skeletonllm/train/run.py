@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import resource
 import shutil
 import sys
 from collections.abc import Callable
@@ -26,6 +25,7 @@ import torch
 
 from skeletonllm.data.prepared import PreparedDataset
 from skeletonllm.errors import CommandError
+from skeletonllm.memory import peak_rss_mb
 from skeletonllm.model.build import load_mllm
 from skeletonllm.model.processor import load_processor
 from skeletonllm.model.skeleton_llm import SkeletonLLM
@@ -120,7 +120,7 @@ def stage_examples(config: dict, stage: Stage, inputs: StageInputs, dataset: Pre
     train = config["train"]
     seed, k, pool = train["seed"], train["candidates"], split.seen
     ids = split.parts["train"]
-    labels = [dataset.class_name(int(dataset.row(sample_id)["label"])) for sample_id in ids]
+    labels = [dataset.label_name(sample_id) for sample_id in ids]
     if stage.task == "mqa":
         return ids, partial(data.mqa_examples, labels, pool, k, seed)
     if stage.task == "disc":
@@ -199,7 +199,7 @@ def peak_memory_mb(device: str) -> float:
     """Peak memory of this process in MB: CUDA's max allocated on a GPU, else the peak resident set size."""
     if device == "cuda":
         return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_rss_mb()
 
 
 def logged_losses(log_history: list[dict]) -> list[tuple[int, float]]:
