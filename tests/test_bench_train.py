@@ -78,9 +78,9 @@ def test_model_config_times_that_architecture(capsys, custom_config):
 
 @pytest.mark.slow
 def test_train_step_table_with_unfrozen_base(capsys):
-    assert main(["bench", "train-step", *SMALL, "--unfreeze-base"]) == 0
+    assert main(["bench", "train-step", *SMALL, "--unfreeze", "vision,language,lm_head"]) == 0
     out = capsys.readouterr().out
-    assert "stage 1: DrAction + projector + vision tower + LLM" in out and "dense_ratio" in out
+    assert "stage 1: DrAction + projector + vision + language + lm_head" in out and "dense_ratio" in out
     assert "torch" in out and "dense" in out and "samples/s" in out and "peak memory" in out
     assert "12.59 M trained" in out  # every weight of the tiny MLLM and DrAction
 
@@ -90,3 +90,5 @@ def test_train_step_option_checks(capsys, tmp_path):
     assert "no such config.json" in capsys.readouterr().err
     assert main(["bench", "train-step", "--steps", "0"]) == 1
     assert "must be >= 1" in capsys.readouterr().err
+    assert main(["bench", "train-step", "--unfreeze", "lm_head,projector"]) == 1
+    assert "choose parts from vision,language,lm_head" in capsys.readouterr().err

@@ -12,7 +12,7 @@ import yaml
 from skeletonllm.config import load_config
 from skeletonllm.model.presets import internvl3_config, mllm_from_config
 from skeletonllm.train.run import StageInputs, default_inputs, last_complete_checkpoint, setup_stage
-from skeletonllm.train.stages import STAGES, attach_lora, merge_lora
+from skeletonllm.train.stages import STAGES, attach_lora, merge_lora, set_trainable
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +42,7 @@ def snapshot(model) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize("stage", [1, 2, 3, 4])
 def test_one_step_changes_exactly_the_trainable_set(stage, train_inputs, tmp_path):
-    config = stage_config(train_inputs, unfreeze_base=False, weight_decay=0.0, warmup_ratio=0.0, learning_rate=[1e-2] * 4)
+    config = stage_config(train_inputs, unfreeze=[], weight_decay=0.0, warmup_ratio=0.0, learning_rate=[1e-2] * 4)
     setup = setup_stage(config, STAGES[stage], stage_inputs(config, stage, tmp_path), "cpu")
     model = setup.model
     trainable = {name for name, parameter in model.named_parameters() if parameter.requires_grad}
@@ -64,7 +64,7 @@ def test_one_step_changes_exactly_the_trainable_set(stage, train_inputs, tmp_pat
 
 @pytest.mark.parametrize("stage", [1, 2, 3, 4])
 def test_gradients_reach_draction_in_stages_1_to_3_only(stage, train_inputs, tmp_path):
-    config = stage_config(train_inputs, unfreeze_base=False)
+    config = stage_config(train_inputs, unfreeze=[])
     setup = setup_stage(config, STAGES[stage], stage_inputs(config, stage, tmp_path), "cpu")
     batch = setup.trainer.data_collator([setup.examples[i] for i in range(2)])
     setup.model(**batch).loss.backward()
@@ -76,12 +76,28 @@ def test_gradients_reach_draction_in_stages_1_to_3_only(stage, train_inputs, tmp
         assert all(grad is None for grad in grads)
 
 
-def test_unfreeze_base_trains_vision_tower_and_llm(train_inputs, tmp_path):
-    config = stage_config(train_inputs, unfreeze_base=True)
+def test_unfreeze_trains_the_named_base_parts(train_inputs, tmp_path):
+    config = stage_config(train_inputs, unfreeze=["vision", "language", "lm_head"])
     setup = setup_stage(config, STAGES[4], stage_inputs(config, 4, tmp_path), "cpu")
     assert setup.trainable["vision"] > 0 and setup.trainable["language"] > 0 and setup.trainable["lm_head"] > 0
     assert setup.trainable["renderer"] == 0
     assert not any(parameter.requires_grad for parameter in setup.model.renderer.parameters())
+
+
+def test_the_tiny_default_trains_lm_head_and_keeps_the_llm_layers_and_vision_tower_frozen(train_inputs, tmp_path):
+    config = stage_config(train_inputs)
+    assert config["train"]["unfreeze"] == ["lm_head"]
+    setup = setup_stage(config, STAGES[1], stage_inputs(config, 1, tmp_path), "cpu")
+    assert setup.trainable["lm_head"] == setup.model.mllm.lm_head.weight.numel()
+    assert setup.trainable["vision"] == 0 and setup.trainable["language"] == 0
+    assert setup.trainable["renderer"] > 0 and setup.trainable["projector"] > 0
+
+
+def test_unfreeze_rejects_an_unknown_part(train_inputs, tmp_path):
+    config = stage_config(train_inputs)
+    setup = setup_stage(config, STAGES[1], stage_inputs(config, 1, tmp_path), "cpu")
+    with pytest.raises(ValueError, match="unknown part.*'projector'"):
+        set_trainable(setup.model, STAGES[1], ["projector"])
 
 
 def test_merged_lora_model_matches_the_unmerged_one(train_inputs, tmp_path):

@@ -1,8 +1,9 @@
 """Training-step speed: one stage-1 optimizer step (render, MLLM forward, backward, AdamW) with DrAction's fast
 rasterizer and with the dense reference.
 
-The step is stage 1's (render warm-up): DrAction and the MLLM's projector train, as the paper has it, and with
---unfreeze-base the vision tower, the LLM and its lm_head too; every other weight is frozen. The batch holds
+The step is stage 1's (render warm-up): DrAction and the MLLM's projector train, as the paper has it, plus the base
+parts --unfreeze names (the embedded default's config trains lm_head: `--unfreeze lm_head`); every other weight is
+frozen. The batch holds
 --batch MQA examples (the true class among 5 candidates, train.data.mqa_examples) over clips of --frames frames,
 one frame drawn from each of F equal segments as training draws them. A step is SkeletonLLM's loss on the batch,
 its backward, torch.optim.AdamW's step over the trainable parameters and zero_grad: what one Trainer step does,
@@ -85,8 +86,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=112, help="DrAction's image size in pixels (default 112)")
     parser.add_argument("--line-samples", type=int, default=10,
                         help="Gaussians along each bone, as train.line_samples (default 10)")
-    parser.add_argument("--unfreeze-base", action="store_true",
-                        help="also train the vision tower, the LLM and lm_head (default: DrAction + projector)")
+    parser.add_argument("--unfreeze", type=lambda text: [part for part in text.split(",") if part], default=[],
+                        metavar="PARTS",
+                        help="comma-separated base parts trained too, of vision, language and lm_head (the embedded "
+                             "default's train.unfreeze is lm_head; default: none, DrAction + projector as the paper "
+                             "trains stage 1)")
     parser.add_argument("--data", type=Path, default=None,
                         help="a prepared dataset to take the clips from (default: synthetic ntu25 clips)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None,
@@ -264,7 +268,7 @@ def time_backend(spec: dict, backend: str) -> dict:
                              num_line_samples=spec["line_samples"], mean=mean, std=std).to(device)
     image_size = vision_image_size(mllm.config)
     model = SkeletonLLM(renderer, mllm, (image_size, image_size), mean, std).train()
-    trainable = set_trainable(model, STAGES[1], spec["unfreeze_base"])
+    trainable = set_trainable(model, STAGES[1], spec["unfreeze"])
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LEARNING_RATE)
     batch = make_batch(spec, processor, mllm)
     model_mb = torch.cuda.memory_allocated() / 2**20 if cuda else rss_mb() - base_mb
@@ -338,7 +342,7 @@ def summary(spec: dict, fast: str, results: dict) -> dict:
         "threads": first["threads"], "backend": fast,
         "dense_backend": "dense", "model": first["model"], "frames": spec["frames"], "size": spec["size"],
         "batch": spec["batch"], "tokens": first["tokens"], "answer_tokens": first["answer_tokens"],
-        "unfreeze_base": spec["unfreeze_base"], "steps": spec["steps"], "dense_steps": spec["dense_steps"],
+        "unfreeze": spec["unfreeze"], "steps": spec["steps"], "dense_steps": spec["dense_steps"],
         "warmup": spec["warmup"],
         "steps_ms": {fast: first["steps_ms"], "dense": dense.get("steps_ms")},
     }
@@ -347,7 +351,7 @@ def summary(spec: dict, fast: str, results: dict) -> dict:
 def print_table(figures: dict) -> None:
     """The figures as a few human-readable lines."""
     model = figures["model"]
-    trained = "DrAction + projector" + (" + vision tower + LLM" if figures["unfreeze_base"] else "")
+    trained = " + ".join(["DrAction", "projector", *figures["unfreeze"]])
     print(f"train step (stage 1: {trained}) of {model['source']}")
     print(f"  vision {model['vision_hidden']} x {model['vision_layers']} layers at {model['image_size']} px "
           f"({model['image_tokens']} tokens/frame); text {model['text_hidden']} x {model['text_layers']} layers, "
@@ -386,10 +390,14 @@ def run(args: argparse.Namespace) -> int:
     if args.data is not None and not args.data.is_dir():
         raise CommandError(f"--data {args.data}: no such prepared dataset folder")
     model_config(args.model_config)  # a bad --model-config fails here, not in a worker
+    from skeletonllm.train.stages import BASE_PARTS
+
+    if not set(args.unfreeze) <= set(BASE_PARTS):
+        raise CommandError(f"--unfreeze {','.join(args.unfreeze)}: choose parts from {','.join(BASE_PARTS)}")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     spec = {"model_config": args.model_config, "batch": args.batch, "steps": args.steps,
             "dense_steps": args.dense_steps, "warmup": args.warmup, "frames": args.frames, "size": args.size,
-            "line_samples": args.line_samples, "unfreeze_base": args.unfreeze_base,
+            "line_samples": args.line_samples, "unfreeze": list(args.unfreeze),
             "data": str(args.data) if args.data else None, "device": device, "seed": args.seed}
     fast = resolve_backend("auto", cuda=device == "cuda")
     figures = summary(spec, fast, benchmark(spec, [fast, "dense"]))

@@ -232,7 +232,7 @@ def setup_stage(config: dict, stage: Stage, inputs: StageInputs, device: str) ->
     if stage.lora:
         lora = train["lora"]
         model.mllm = attach_lora(model.mllm, lora["r"], lora["alpha"], lora["dropout"])
-    trainable = set_trainable(model, stage, train["unfreeze_base"])
+    trainable = set_trainable(model, stage, train["unfreeze"])
     if train["gradient_checkpointing"]:
         model.mllm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     ids, examples = stage_examples(config, stage, inputs, dataset, split)

@@ -7,13 +7,18 @@
 | 3 CR-Distill | renderer + projector + LLM LoRA | teacher rationale ending "Label: x" |
 | 4 refine | projector + LLM LoRA (renderer frozen) | MQA |
 
-The vision tower and the LLM base stay frozen, unless `unfreeze_base` (the tiny default: its random or
-MiniLM-started weights know nothing yet); the renderer stays frozen in stage 4 either way. LoRA is merged into
-the base after stages 3 and 4.
+The vision tower, the LLM and its lm_head stay frozen, except the parts `unfreeze` names (BASE_PARTS); the
+renderer stays frozen in stage 4 either way. LoRA is merged into the base after stages 3 and 4.
+
+The tiny default unfreezes lm_head only: its MiniLM-started LLM cannot answer at all with a frozen head (stage-1
+loss stays near 9), while unfreezing its layers or its vision tower at the tiny model's learning rate wipes out the
+image signal that its randomly initialised tower and LLM already pass to the answer position: held-out accuracy
+falls to chance (0.2 of 5), against 0.97 with lm_head + projector trained on the same cached renders.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from torch import nn
@@ -22,6 +27,9 @@ from skeletonllm.model.skeleton_llm import SkeletonLLM, language_model_head
 
 # The LLM's attention and MLP projections, by their module names in InternVLForConditionalGeneration.
 LORA_TARGETS = r".*language_model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)"
+
+
+BASE_PARTS = ("vision", "language", "lm_head")  # the base parts `unfreeze` may name
 
 
 @dataclass(frozen=True)
@@ -63,16 +71,20 @@ def merge_lora(mllm: nn.Module) -> nn.Module:
     return mllm.merge_and_unload() if hasattr(mllm, "merge_and_unload") else mllm
 
 
-def set_trainable(model: SkeletonLLM, stage: Stage, unfreeze_base: bool) -> dict[str, int]:
-    """Freeze everything, then unfreeze the stage's set; returns trainable parameter counts per part."""
+def set_trainable(model: SkeletonLLM, stage: Stage, unfreeze: Sequence[str] = ()) -> dict[str, int]:
+    """Freeze everything, then unfreeze the stage's set and the base parts named in `unfreeze` (BASE_PARTS);
+    returns trainable parameter counts per part (renderer, projector, vision, language, lm_head, lora).
+    ValueError for an unknown part."""
+    unknown = sorted(set(unfreeze) - set(BASE_PARTS))
+    if unknown:
+        raise ValueError(f"unfreeze: unknown part(s) {unknown}; choose from {list(BASE_PARTS)}")
     model.requires_grad_(False)
     head = language_model_head(model.mllm)
-    parts = {"renderer": model.renderer, "projector": head.model.multi_modal_projector}
-    if unfreeze_base:
-        parts.update(vision=head.model.vision_tower, language=head.model.language_model, lm_head=head.lm_head)
-    for name, module in parts.items():
-        if name != "renderer" or stage.trains_renderer:
-            module.requires_grad_(True)
+    parts = {"renderer": model.renderer, "projector": head.model.multi_modal_projector,
+             "vision": head.model.vision_tower, "language": head.model.language_model, "lm_head": head.lm_head}
+    trained = {"projector", *unfreeze} | ({"renderer"} if stage.trains_renderer else set())
+    for name in trained:
+        parts[name].requires_grad_(True)
     for name, parameter in head.named_parameters():
         if "lora_" in name:
             parameter.requires_grad_(True)
