@@ -1,0 +1,1 @@
+"""Evaluation: recognition, captioning, QA, cross-format transfer, tables and plots."""
