@@ -58,40 +58,58 @@ def write_config(path: Path, config: dict) -> Path:
 
 @pytest.fixture
 def small_config(tmp_path) -> Path:
-    """The embedded default shrunk for quick real runs: a small synth archive, only the `synth` dataset and a few
-    training steps per stage."""
+    """The embedded default shrunk for quick real runs: a small synth archive, only the `synth` dataset, a few
+    training steps per stage and 4 samples per evaluation task (no crossformat: no other format is prepared)."""
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["synth"].update(subjects=3, repetitions=1, cameras=3)
     config["datasets"] = {"synth": config["datasets"]["synth"]}
     config["train"].update(TINY_TRAINING, epochs=QUICK_EPOCHS)
+    config["eval"].update(tasks=["openvocab", "gzsl", "closed"], crossformat_targets=[], samples=4, batch_size=4)
     return write_config(tmp_path / "small.yaml", config)
 
 
 def tiny_train_config(results: Path) -> dict:
-    """The embedded default's config shrunk for training tests: results under `results`, TINY_TRAINING with one
-    epoch per stage, MLflow in a sqlite file beside the results."""
+    """The embedded default's config shrunk for training and evaluation tests: results under `results`, a small
+    synth archive (all four of its formats), TINY_TRAINING with one epoch per stage, 6 samples per evaluation,
+    MLflow in a sqlite file beside the results."""
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["results"] = str(results)
     config["synth"].update(subjects=3, repetitions=1, cameras=3)
-    config["datasets"] = {"synth": config["datasets"]["synth"]}
     config["train"].update(TINY_TRAINING, epochs=[1, 1, 1, 1])
+    config["eval"].update(samples=6, batch_size=4)
     config["mlflow"]["tracking_uri"] = f"sqlite:///{results / 'mlflow.db'}"
     return config
 
 
 @pytest.fixture(scope="session")
 def train_inputs(tmp_path_factory, venv_env) -> Path:
-    """A results folder for training tests: the small synth dataset prepared and split, its hard negatives and
-    teacher rationales (a real Snakemake run of the DAG's data, mining and teacher rules) and the tiny MLLM built
-    with `skeletonllm build-model`; the folder's train.yaml is tiny_train_config for it."""
+    """A results folder for training and evaluation tests: the small synth datasets (ntu25, ucla20, openpose18,
+    smpl22) prepared and split, synth's hard negatives and teacher rationales (a real Snakemake run of the DAG's
+    data, mining and teacher rules) and the tiny MLLM built with `skeletonllm build-model`; the folder's train.yaml
+    is tiny_train_config for it."""
     workdir = tmp_path_factory.mktemp("train_inputs")
     results = workdir / "results"
     configfile = write_config(workdir / "train.yaml", tiny_train_config(results))
     targets = [str(results / "mining/synth/hard_negatives.json"),
-               str(results / "teacher/synth/xsub_s19u5/rationales.jsonl"), str(results / "models/tiny")]
+               str(results / "teacher/synth/xsub_s19u5/rationales.jsonl"), str(results / "models/tiny"),
+               *(str(results / "splits" / name) for name in ("synth_ucla", "synth_kinetics", "synth_humanml3d"))]
     command = [str(VENV_BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2",
                *targets, "--configfile", str(configfile)]
     result = subprocess.run(command, cwd=REPO, env=venv_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-5000:]
     return workdir
+
+
+@pytest.fixture(scope="session")
+def stage_checkpoint(train_inputs) -> Path:
+    """A stage directory of the tiny model (stage 1, one epoch on train_inputs' small synth data), for evaluation
+    and prediction tests; MLflow in a sqlite file beside it."""
+    from skeletonllm.cli import main
+
+    config = yaml.safe_load((train_inputs / "train.yaml").read_text())
+    config["mlflow"]["tracking_uri"] = f"sqlite:///{train_inputs / 'checkpoint_mlflow.db'}"
+    configfile = write_config(train_inputs / "checkpoint.yaml", config)
+    out = train_inputs / "checkpoint" / "stage1"
+    assert main(["train", "--stage", "1", "--config", str(configfile), "--out", str(out)]) == 0
+    return out

@@ -16,52 +16,23 @@ import torch
 from skeletonllm.cli import main
 from skeletonllm.data.normalize import normalize_sequence
 from skeletonllm.data.synth.actions import SYNTH_CLASSES
-from skeletonllm.data.synth.formats import humanml3d_sequence, kinetics_sequence, ntu_sequence, ucla_sequence
+from skeletonllm.data.synth.formats import ntu_sequence
 from skeletonllm.data.synth.scene import Sample, camera_for, perform
-from skeletonllm.formats import read, write
+from skeletonllm.formats import read
 from skeletonllm.render.camera import intrinsics, sample_clip
 from skeletonllm.render.draction import DrAction, DrActionConfig
+
+from performances import first_body, write_every_format
 
 FRAMES, SIZE = 4, 96
 LANDMARKS = ("left hip", "right hip", "left shoulder", "right shoulder", "head")
 THREE_D = ("ntu", "ucla", "humanml3d", "bvh")
 
 
-def _written(directory, action: str, camera_index: int) -> dict:
-    """{format: path} of one performance written in every format (one body)."""
-    sample = Sample(SYNTH_CLASSES.index(action) + 1, 1, 1)
-    people = perform(0, sample, 10, 30.0)
-    camera = camera_for(0, sample, camera_index)
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = {"ntu": directory / "S001C002P001R001A001.skeleton", "ucla": directory / "a01_s01_e01_v02.json",
-             "humanml3d": directory / "new_joints" / "000001.npy", "bvh": directory / "take.bvh",
-             "kinetics": directory / "clip.json", "pku": directory / "0001-M.txt"}
-    ntu = ntu_sequence(0, sample, camera_index, camera, people[:1])
-    ntu.meta.pop("body_ids", None)  # a file of exactly one performer: the writer numbers it
-    write(paths["ntu"], _first_body(ntu), "ntu")
-    write(paths["ucla"], ucla_sequence(0, sample, camera_index, camera, people[0]), "ucla")
-    humanml3d = humanml3d_sequence(0, sample, people[0])
-    write(paths["humanml3d"], humanml3d, "humanml3d")
-    write(paths["bvh"], humanml3d, "bvh")
-    write(paths["kinetics"], kinetics_sequence(0, sample, camera_index, camera, people[:1]), "kinetics")
-    pku = np.zeros((ntu.num_frames, 2, 25, 3), dtype=np.float32)  # PKU-MMD: 2 bodies x 25 joints x 3 per line
-    pku[:, 0] = ntu.joints[:, 0]
-    np.savetxt(paths["pku"], pku.reshape(len(pku), -1), fmt="%.6f")
-    return paths
-
-
-def _first_body(seq):
-    """The sequence restricted to its first body slot, with the per-slot meta cut to match."""
-    meta = {key: (value[:, :1] if isinstance(value, np.ndarray) and value.ndim >= 2 else value)
-            for key, value in seq.meta.items()}
-    scores = None if seq.scores is None else seq.scores[:, :1]
-    return type(seq)(seq.joints[:, :1], scores, seq.topology, seq.fps, meta)
-
-
 @pytest.fixture(scope="module")
 def performances(tmp_path_factory):
     root = tmp_path_factory.mktemp("universal")
-    return {action: _written(root / action.replace(" ", "_"), action, camera)
+    return {action: write_every_format(root / action.replace(" ", "_"), action, camera)
             for action, camera in (("wave right hand", 2), ("kick with left leg", 3), ("sit down", 1))}
 
 
@@ -157,7 +128,7 @@ def test_2d_pose_renders_upright(performances, weights):
 def test_a_tilted_sensor_is_levelled():
     """Real NTU clips keep the Kinect's tilt (the spine leans up to 25 degrees): the canonical frame removes it."""
     sample = Sample(SYNTH_CLASSES.index("wave right hand") + 1, 1, 1)
-    seq = _first_body(ntu_sequence(0, sample, 1, camera_for(0, sample, 1), perform(0, sample, 10, 30.0)[:1]))
+    seq = first_body(ntu_sequence(0, sample, 1, camera_for(0, sample, 1), perform(0, sample, 10, 30.0)[:1]))
     angle = np.radians(25.0)
     tilt = np.array([[1, 0, 0], [0, np.cos(angle), -np.sin(angle)], [0, np.sin(angle), np.cos(angle)]])
     tilted = type(seq)((seq.joints @ tilt.T.astype(np.float32)) * (seq.joints != 0), seq.scores, seq.topology,

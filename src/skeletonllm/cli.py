@@ -23,6 +23,10 @@ COMMANDS = {
     "render": "skeletonllm.render.cli",
     "build-model": "skeletonllm.model.build_cli",
     "train": "skeletonllm.train.cli",
+    "evaluate": "skeletonllm.eval.cli",
+    "baseline": "skeletonllm.baseline.cli",
+    "tables": "skeletonllm.eval.tables_cli",
+    "predict": "skeletonllm.eval.predict",
     "bench": "skeletonllm.bench.cli",
 }
 
@@ -32,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="skeletonllm",
         description="SkeletonLLM pipeline: skeleton files, datasets (synthesis, download, preparation, splits), "
-        "rendering, hard-negative mining, teacher rationales and benchmarks. Every Snakemake rule calls one of these "
+        "rendering, hard-negative mining, teacher rationales, the model and its training, evaluation, the feature "
+        "baseline, tables, prediction and benchmarks. Every Snakemake rule calls one of these "
         "subcommands; run `skeletonllm <command> --help` for details.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="<command>")

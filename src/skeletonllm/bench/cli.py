@@ -1,5 +1,6 @@
 """Run a benchmark: `skeletonllm bench prepare` (NTU parse + normalize throughput), `render` (rasterizer speed) or
-`train-step` (one stage-1 optimizer step, fast rasterizer vs dense).
+`train-step` (one stage-1 optimizer step, fast rasterizer vs dense) or `eval` (MQA candidate scoring from a
+KV-cached prefix vs k full forwards).
 
 Each benchmark is a module exporting add_arguments(parser) and run(args) -> int; the first line of its docstring
 is its help.
@@ -11,7 +12,7 @@ import argparse
 import importlib
 
 BENCHMARKS = {"prepare": "skeletonllm.bench.prepare", "render": "skeletonllm.bench.render",
-              "train-step": "skeletonllm.bench.train_step"}
+              "train-step": "skeletonllm.bench.train_step", "eval": "skeletonllm.bench.eval"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -197,7 +197,7 @@ def dataset_clips(path: Path, count: int) -> tuple[list[np.ndarray], list[str], 
     """(clips, class names, every class name, topology) of `count` labelled samples spread evenly over a prepared
     dataset."""
     from skeletonllm.data.prepared import PreparedDataset
-    from skeletonllm.train.evaluate import evenly
+    from skeletonllm.eval.samples import evenly
 
     dataset = PreparedDataset(path)
     labelled = [sample_id for sample_id, label in zip(dataset.index["sample_id"], dataset.index["label"])

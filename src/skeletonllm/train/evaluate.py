@@ -14,13 +14,6 @@ from skeletonllm.progress import progress
 from skeletonllm.train.data import example_rng, segment_frames
 
 
-def evenly(items: list[str], count: int) -> list[str]:
-    """`count` items spread evenly over the list in order (all when count is 0 or at least its length)."""
-    if count <= 0 or count >= len(items):
-        return list(items)
-    return [items[i] for i in np.linspace(0, len(items) - 1, count).round().astype(int)]
-
-
 @torch.no_grad()
 def mqa_accuracy(model: SkeletonLLM, processor, dataset, sample_ids: list[str], pool: list[str], k: int, seed: int,
                  batch_size: int = 8, device: str = "cpu") -> dict[str, float]:

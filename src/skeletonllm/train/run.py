@@ -5,7 +5,8 @@ MQA accuracy and track it all in MLflow.
 A stage directory holds:
 - mllm/: the (merged) MLLM and its processor (`save_pretrained`; `load_mllm` and `load_processor` read it);
 - draction.safetensors, draction.json: the renderer;
-- config.json: the resolved config and the stage's inputs; trainer_state.json; metrics.json; loss.png.
+- config.json: the resolved config and the stage's inputs; trainer_state.json; metrics.json; loss.png;
+- mlflow_run.json: the stage's MLflow run, which evaluations of the stage log into.
 Resumable checkpoints go to <out>.checkpoints/ (outside the output, which Snakemake clears before a rerun) and are
 removed once the stage has finished.
 """
@@ -33,7 +34,8 @@ from skeletonllm.render.base import draction_preset
 from skeletonllm.render.draction import DrAction
 from skeletonllm.render.renderers import make_renderer
 from skeletonllm.train import data, tracking
-from skeletonllm.train.evaluate import evenly, mqa_accuracy
+from skeletonllm.eval.samples import evenly
+from skeletonllm.train.evaluate import mqa_accuracy
 from skeletonllm.train.plots import plot_loss
 from skeletonllm.train.stages import Stage, attach_lora, merge_lora, set_trainable
 
@@ -88,30 +90,48 @@ def resolve_device(name: str) -> str:
     return name
 
 
+def assemble(renderer, mllm, processor) -> SkeletonLLM:
+    """SkeletonLLM of a renderer and an MLLM, at the image size and normalization of the MLLM's processor."""
+    image = processor.image_processor
+    size = (image.size["height"], image.size["width"])
+    return SkeletonLLM(renderer, mllm, size, tuple(image.image_mean), tuple(image.image_std))
+
+
+def load_stage(directory: Path, backend: str) -> tuple[SkeletonLLM, object]:
+    """(SkeletonLLM, processor) of a stage directory that `skeletonllm train` wrote; CommandError when it is not
+    one."""
+    directory = Path(directory)
+    if not (directory / MLLM_DIR).is_dir() or not (directory / "draction.json").is_file():
+        raise CommandError(f"{directory}: not a stage directory of `skeletonllm train` (needs {MLLM_DIR}/ and "
+                           f"draction.json); train the stage first")
+    processor = load_processor(directory / MLLM_DIR)
+    renderer = DrAction.load(directory)
+    renderer.config.backend = backend
+    return assemble(renderer, load_mllm(directory / MLLM_DIR), processor), processor
+
+
 def load_start(config: dict, inputs: StageInputs, backend: str) -> tuple[SkeletonLLM, object]:
     """(SkeletonLLM, processor) the stage starts from: the previous stage's directory, or the MLLM folder and a
     fresh DrAction of the config's preset."""
     train = config["train"]
-    source = inputs.init / MLLM_DIR if inputs.init is not None else inputs.model
-    if not source.is_dir():
-        remedy = "run the previous stage first" if inputs.init else "build it with `skeletonllm build-model`"
-        raise CommandError(f"{source}: no such model folder ({remedy})")
-    processor = load_processor(source)
-    mllm = load_mllm(source)
-    image = processor.image_processor
     if inputs.init is not None:
-        renderer = DrAction.load(inputs.init)
-        renderer.config.backend = backend
+        if not (inputs.init / MLLM_DIR).is_dir():
+            raise CommandError(f"{inputs.init / MLLM_DIR}: no such model folder (run the previous stage first)")
+        model, processor = load_stage(inputs.init, backend)
     else:
+        if not inputs.model.is_dir():
+            raise CommandError(f"{inputs.model}: no such model folder (build it with `skeletonllm build-model`)")
+        processor = load_processor(inputs.model)
+        image = processor.image_processor
         renderer = make_renderer("draction", train["frames"], train["render_size"], backend, seed=train["seed"],
                                  num_line_samples=train["line_samples"],
                                  mean=tuple(image.image_mean), std=tuple(image.image_std),
                                  **draction_preset(train["draction_preset"]))
-    if renderer.config.frames != train["frames"]:
-        raise CommandError(f"{inputs.init}: its renderer draws {renderer.config.frames} frames, the config asks "
+        model = assemble(renderer, load_mllm(inputs.model), processor)
+    if model.frames != train["frames"]:
+        raise CommandError(f"{inputs.init}: its renderer draws {model.frames} frames, the config asks "
                            f"for train.frames = {train['frames']}")
-    size = (image.size["height"], image.size["width"])
-    return SkeletonLLM(renderer, mllm, size, tuple(image.image_mean), tuple(image.image_std)), processor
+    return model, processor
 
 
 def stage_examples(config: dict, stage: Stage, inputs: StageInputs, dataset: PreparedDataset,
@@ -254,8 +274,8 @@ def run_stage(config: dict, config_name: str, stage: Stage, inputs: StageInputs)
     if main:
         tags = {"stage": stage.number, "dataset": train["dataset"], "split": train["split"],
                 "variant": train["variant"], "seed": train["seed"], "git_commit": tracking.git_commit()}
-        tracking.start_run(config["mlflow"]["tracking_uri"], config["mlflow"]["experiment"] or config_name,
-                           trainer.args.run_name, tags, inputs.checkpoints / RUN_ID_FILE)
+        run = tracking.start_run(config["mlflow"]["tracking_uri"], config["mlflow"]["experiment"] or config_name,
+                                 trainer.args.run_name, tags, inputs.checkpoints / RUN_ID_FILE)
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if not main:
         return {}
@@ -274,6 +294,7 @@ def run_stage(config: dict, config_name: str, stage: Stage, inputs: StageInputs)
         "trainable_by_part": setup.trainable, "resumed_from": Path(checkpoint).name if checkpoint else None,
     }
     write_stage(inputs, model, setup.processor, config, stage, trainer, metrics, losses)
+    tracking.write_run_file(inputs.out, config["mlflow"]["tracking_uri"], run.info.run_id)
     tracking.finish_run(config, metrics, [inputs.out / "metrics.json", inputs.out / "loss.png"])
     shutil.rmtree(inputs.checkpoints, ignore_errors=True)
     return metrics

@@ -13,6 +13,7 @@ No secret reaches MLflow: every param and tag value that holds the value of a se
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -99,3 +100,29 @@ def finish_run(config: dict, metrics: dict[str, float], artifacts: list[Path]) -
     for path in artifacts:
         mlflow.log_artifact(str(path))
     mlflow.end_run()
+
+
+RUN_FILE = "mlflow_run.json"  # in a stage directory: where its MLflow run lives, for evaluations to log into
+
+
+def write_run_file(directory: Path, tracking_uri: str, run_id: str) -> None:
+    """Record the stage's MLflow run (tracking URI and run id) in its directory."""
+    (directory / RUN_FILE).write_text(json.dumps({"tracking_uri": tracking_uri, "run_id": run_id}) + "\n")
+
+
+def log_evaluation(stage_dir: Path, task: str, metrics: dict[str, object], artifacts: list[Path]) -> str | None:
+    """Log an evaluation's numeric metrics (as eval/<task>/<key>) and artifacts (under eval/<task>/) into the MLflow
+    run of the stage it evaluated; returns the run id, or None when the stage directory records no run."""
+    import mlflow
+
+    path = Path(stage_dir) / RUN_FILE
+    if not path.is_file():
+        return None
+    run = json.loads(path.read_text())
+    mlflow.set_tracking_uri(run["tracking_uri"])
+    with mlflow.start_run(run_id=run["run_id"]):
+        mlflow.log_metrics({f"eval/{task}/{key}": float(value) for key, value in metrics.items()
+                            if isinstance(value, (int, float)) and not isinstance(value, bool)})
+        for artifact in artifacts:
+            mlflow.log_artifact(str(artifact), artifact_path=f"eval/{task}")
+    return run["run_id"]

@@ -1,0 +1,129 @@
+"""`skeletonllm evaluate` on a real tiny checkpoint and the small synth data of every format: each task's
+metrics.json, predictions.jsonl and plots, features with their t-SNE, cross-format transfer to ucla20, openpose18
+and smpl22, the metrics in the stage's MLflow run, and clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from skeletonllm.cli import main
+from skeletonllm.train.data import Split
+
+SAMPLES = 6
+TARGETS = {"synth_ucla": "ucla20", "synth_kinetics": "openpose18", "synth_humanml3d": "smpl22"}
+
+
+def evaluate(checkpoint, out, task, *extra) -> dict:
+    assert main(["evaluate", "--checkpoint", str(checkpoint), "--task", task, "--samples", str(SAMPLES),
+                 "--batch-size", "4", "--out", str(out), *extra]) == 0
+    return json.loads((out / "metrics.json").read_text())
+
+
+def predictions(folder) -> list[dict]:
+    return [json.loads(line) for line in (folder / "predictions.jsonl").read_text().splitlines()]
+
+
+def assert_png(path) -> None:
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 2000, path
+
+
+@pytest.fixture(scope="module")
+def split(train_inputs) -> Split:
+    return Split.load(train_inputs / "results/splits/synth/xsub/s19u5.json")
+
+
+@pytest.fixture(scope="module")
+def openvocab(stage_checkpoint, tmp_path_factory):
+    out = tmp_path_factory.mktemp("openvocab")
+    return out, evaluate(stage_checkpoint, out, "openvocab")
+
+
+def test_openvocab_asks_unseen_samples_over_the_unseen_classes(openvocab, split):
+    out, metrics = openvocab
+    assert {"method": "SkeletonLLM", "dataset": "synth", "split": "xsub/s19u5", "task": "openvocab",
+            "variant": "full", "stage": 1, "seed": 0}.items() <= metrics.items()
+    assert metrics["samples"] == SAMPLES and metrics["chance"] == pytest.approx(1 / len(split.unseen))
+    for key in ("accuracy", "likelihood_accuracy", "not_a_candidate", "mean_class_accuracy"):
+        assert 0.0 <= metrics[key] <= 1.0, key
+    rows = predictions(out)
+    assert len(rows) == SAMPLES
+    assert {row["sample"] for row in rows} <= set(split.parts["test_unseen"])
+    for row in rows:
+        assert sorted(row["candidates"]) == sorted(split.unseen) and row["label"] in split.unseen
+        assert row["ranked"] in row["candidates"] and row["parsed"] in [*row["candidates"], None]
+        assert row["correct"] == (row["parsed"] == row["label"])
+        assert row["prompt"].startswith("Which action") and isinstance(row["answer"], str)
+    assert metrics["accuracy"] == pytest.approx(np.mean([row["correct"] for row in rows]))
+    assert metrics["likelihood_accuracy"] == pytest.approx(np.mean([row["likelihood_correct"] for row in rows]))
+    assert_png(out / "confusion.png")
+    assert_png(out / "per_class.png")
+
+
+def test_the_metrics_reach_the_stage_mlflow_run(openvocab, stage_checkpoint):
+    from mlflow.tracking import MlflowClient
+
+    _, metrics = openvocab
+    run = json.loads((stage_checkpoint / "mlflow_run.json").read_text())
+    client = MlflowClient(run["tracking_uri"])
+    logged = client.get_run(run["run_id"]).data.metrics
+    assert logged["eval/openvocab/accuracy"] == pytest.approx(metrics["accuracy"])
+    assert logged["eval/openvocab/likelihood_accuracy"] == pytest.approx(metrics["likelihood_accuracy"])
+    artifacts = {item.path for item in client.list_artifacts(run["run_id"], "eval/openvocab")}
+    assert {"eval/openvocab/metrics.json", "eval/openvocab/confusion.png"} <= artifacts
+
+
+def test_gzsl_reports_seen_unseen_and_their_harmonic_mean_with_features(stage_checkpoint, split, tmp_path):
+    metrics = evaluate(stage_checkpoint, tmp_path, "gzsl", "--features")
+    rows = predictions(tmp_path)
+    seen = [row["correct"] for row in rows if row["label"] in split.seen]
+    unseen = [row["correct"] for row in rows if row["label"] in split.unseen]
+    assert seen and unseen  # evenly spread over seen then unseen samples
+    assert metrics["seen"] == pytest.approx(np.mean(seen)) and metrics["unseen"] == pytest.approx(np.mean(unseen))
+    s, u = metrics["seen"], metrics["unseen"]
+    assert metrics["harmonic_mean"] == pytest.approx(2 * s * u / (s + u) if s + u else 0.0)
+    assert metrics["chance"] == pytest.approx(1 / (len(split.seen) + len(split.unseen)))
+    assert all(len(row["candidates"]) == len(split.seen) + len(split.unseen) for row in rows)
+    features = np.load(tmp_path / "features.npz")
+    width = json.loads((stage_checkpoint / "mllm" / "config.json").read_text())["text_config"]["hidden_size"]
+    assert features["features"].shape == (SAMPLES, width)
+    assert list(features["samples"]) == [row["sample"] for row in rows]
+    assert np.isfinite(features["features"]).all() and features["features"].std(0).mean() > 0
+    assert_png(tmp_path / "tsne.png")
+
+
+def test_closed_set_asks_held_out_seen_samples_over_the_seen_classes(stage_checkpoint, split, tmp_path):
+    metrics = evaluate(stage_checkpoint, tmp_path, "closed", "--no-generate", "--no-mlflow")
+    rows = predictions(tmp_path)
+    assert {row["sample"] for row in rows} <= set(split.parts["test_seen"])
+    assert all(sorted(row["candidates"]) == sorted(split.seen) for row in rows)
+    assert metrics["accuracy"] == metrics["likelihood_accuracy"]  # without generation the answer is the ranking
+    assert metrics["generation"] is False and metrics["top5"] >= metrics["likelihood_accuracy"]
+
+
+def test_crossformat_tests_one_checkpoint_on_every_other_synth_format(stage_checkpoint, split, tmp_path):
+    metrics = evaluate(stage_checkpoint, tmp_path, "crossformat", "--no-mlflow",
+                       *(arg for name in TARGETS for arg in ("--target", name)))
+    assert metrics["source_topology"] == "ntu25" and set(metrics["targets"]) == set(TARGETS)
+    for name, topology in TARGETS.items():
+        target = metrics["targets"][name]
+        assert target["topology"] == topology and target["samples"] == SAMPLES
+        assert set(target["classes"]) <= set(split.seen) and len(target["classes"]) >= 2
+        assert target["chance"] == pytest.approx(1 / len(target["classes"]))
+        rows = predictions(tmp_path / name)
+        assert len(rows) == SAMPLES and all(row["label"] in target["classes"] for row in rows)
+        assert_png(tmp_path / name / "confusion.png")
+    assert metrics["accuracy"] == pytest.approx(np.mean([entry["accuracy"] for entry in metrics["targets"].values()]))
+
+
+def test_bad_requests_are_one_line_errors(stage_checkpoint, train_inputs, tmp_path, capsys):
+    assert main(["evaluate", "--checkpoint", str(stage_checkpoint), "--task", "crossformat",
+                 "--out", str(tmp_path)]) == 1
+    assert "needs at least one --target" in capsys.readouterr().err
+    assert main(["evaluate", "--checkpoint", str(tmp_path), "--task", "closed", "--out", str(tmp_path / "x")]) == 1
+    assert "not a stage directory" in capsys.readouterr().err
+    assert main(["evaluate", "--checkpoint", str(stage_checkpoint), "--task", "closed", "--dataset", "nope",
+                 "--out", str(tmp_path / "y")]) == 1
+    assert "no prepared dataset 'nope'" in capsys.readouterr().err
