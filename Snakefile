@@ -38,6 +38,9 @@ include: "workflow/rules/mining.smk"
 include: "workflow/rules/teacher.smk"
 include: "workflow/rules/render.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/eval.smk"
+include: "workflow/rules/baseline.smk"
+include: "workflow/rules/tables.smk"
 
 
 rule all:
@@ -47,6 +50,7 @@ rule all:
         mining_targets(),
         teacher_targets(),
         train_targets(),
+        results("tables"),
 
 
 onsuccess:

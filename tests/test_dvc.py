@@ -66,6 +66,8 @@ def test_stages_mirror_the_rules():
     expected |= {f"render_preview-{name}" for name in renderers}
     expected |= {"mine-synth", "teach-synth-xsub-s19u5"}  # mining.datasets, teacher.datasets x teacher.splits
     expected |= {"build_model"} | {f"train_stage{stage}" for stage in config["train"]["stages"]}
+    expected |= {f"{rule}-{task}" for rule in ("evaluate", "baseline_evaluate") for task in config["eval"]["tasks"]}
+    expected |= {"baseline_train", "tables"}
     assert set(STAGES) == expected
     prepare = STAGES["prepare-synth"]
     assert [dep for dep in prepare["deps"] if not dep.startswith("src/")] == ["results/raw/synth"]

@@ -38,7 +38,7 @@ def test_shipped_configs_validate(name):
     config = validated(load(name))
     assert config["datasets"] and config["archives"]
     assert set(config["resources"]) == {"synth", "download", "prepare", "splits", "render_preview", "mine", "teach",
-                                        "build_model", "train"}
+                                        "build_model", "train", "evaluate", "baseline", "tables"}
 
 
 def test_paper_config_covers_the_real_datasets():
@@ -168,11 +168,14 @@ def test_dry_run_dag_of_the_embedded_default(tmp_path, snakemake):
     assert result.returncode == 0, result.stdout
     jobs = dry_run_jobs(result.stdout)
     rules = ("synth", "download", "prepare", "splits", "render_preview", "mine", "teach", "build_model",
-             "train_stage1", "train_stage2", "train_stage3", "train_stage4")
+             "train_stage1", "train_stage2", "train_stage3", "train_stage4", "evaluate", "baseline_train",
+             "baseline_evaluate", "tables")
     counts = {rule: sum(job["rule"] == rule for job in jobs) for rule in rules}
     assert counts == {"synth": 1, "download": 1, "prepare": 4, "splits": 4, "render_preview": 5, "mine": 1, "teach": 1,
-                      "build_model": 1, "train_stage1": 1, "train_stage2": 1, "train_stage3": 1, "train_stage4": 1}
-    command_of = {"render_preview": "render", "build_model": "build-model"}  # rules named unlike their command
+                      "build_model": 1, "train_stage1": 1, "train_stage2": 1, "train_stage3": 1, "train_stage4": 1,
+                      "evaluate": 4, "baseline_train": 1, "baseline_evaluate": 4, "tables": 1}
+    command_of = {"render_preview": "render", "build_model": "build-model", "baseline_train": "baseline train",
+                  "baseline_evaluate": "baseline evaluate"}  # rules named unlike their command
     launcher = str(REPO / "workflow" / "scripts" / "launch_train.sh")
     for job in jobs:
         if job["rule"] == "all":
@@ -216,7 +219,10 @@ def test_paper_config_replaces_the_default(tmp_path, snakemake):
     jobs = dry_run_jobs(result.stdout)
     assert {job["rule"] for job in jobs} == {"download", "prepare", "splits", "render_preview", "mine", "teach",
                                              "build_model", "train_stage1", "train_stage2", "train_stage3",
-                                             "train_stage4", "all"}
+                                             "train_stage4", "evaluate", "baseline_train", "baseline_evaluate",
+                                             "tables", "all"}
+    crossformat = next(job for job in jobs if job["rule"] == "evaluate" and "--task crossformat" in job["shell"])
+    assert "--target nwucla" in crossformat["shell"] and "gpu=1" in crossformat["resources"]
     prepared = sorted(re.search(r"--dataset (\w+)", job["shell"])[1] for job in jobs if job["rule"] == "prepare")
     assert prepared == ["humanml3d", "kinetics", "ntu120", "ntu60", "nwucla", "pkummd"]
 

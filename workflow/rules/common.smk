@@ -26,20 +26,24 @@ def log_path(rule_name, name):
 class ConfigValue:
     """A rule parameter read from the config at a dotted key, e.g. "datasets.{dataset}.subdir".
 
-    Wildcards in the key are filled in per job; convert, when given, maps the value to what the rule needs.
+    Wildcards in the key are filled in per job; convert, when given, maps the value (and, with
+    convert_wildcards, the job's wildcards: convert(value, wildcards)) to what the rule needs.
     `skeletonllm.workflow_dag` reads `config_key` to list a DVC stage's params, so the keys a stage depends on
     are exactly the ones its rule reads.
     """
 
-    def __init__(self, key, convert=None):
+    def __init__(self, key, convert=None, convert_wildcards=False):
         self.config_key = key
         self.convert = convert
+        self.convert_wildcards = convert_wildcards
 
     def __call__(self, wildcards):
         value = config
         for part in self.config_key.format(**dict(wildcards.items())).split("."):
             value = value[part]
-        return self.convert(value) if self.convert else value
+        if self.convert is None:
+            return value
+        return self.convert(value, wildcards) if self.convert_wildcards else self.convert(value)
 
 
 def rule_resources(rule_name):
