@@ -118,6 +118,31 @@ def test_crossformat_tests_one_checkpoint_on_every_other_synth_format(stage_chec
     assert metrics["accuracy"] == pytest.approx(np.mean([entry["accuracy"] for entry in metrics["targets"].values()]))
 
 
+def test_caption_scores_generated_descriptions_against_the_reference_texts(stage_checkpoint, train_inputs, tmp_path):
+    metrics = evaluate(stage_checkpoint, tmp_path, "caption", "--dataset", "synth_humanml3d", "--no-mlflow")
+    assert metrics["dataset"] == "synth_humanml3d" and metrics["samples"] == SAMPLES
+    assert 0.0 <= metrics["bleu4"] <= 100.0 and 0.0 <= metrics["rouge_l"] <= 1.0 and metrics["cider"] >= 0.0
+    assert -1.0 <= metrics["embedding_similarity"] <= 1.0
+    rows = predictions(tmp_path)
+    assert len(rows) == SAMPLES and all(row["references"] and isinstance(row["answer"], str) for row in rows)
+
+
+def test_qa_asks_the_questions_the_motion_answers(stage_checkpoint, tmp_path):
+    from skeletonllm.data.prepared import PreparedDataset
+    from skeletonllm.eval.qa import question_answers
+
+    metrics = evaluate(stage_checkpoint, tmp_path, "qa", "--no-mlflow")
+    rows = predictions(tmp_path)
+    dataset = PreparedDataset(stage_checkpoint.parents[1] / "results" / "data" / "synth")
+    samples = list(dict.fromkeys(row["sample"] for row in rows))
+    assert len(samples) == metrics["samples"] == SAMPLES
+    truths = {(row["sample"], row["type"]): row["truth"] for row in rows}
+    assert truths == {(sample, kind): answer for sample in samples for kind, _, answer in question_answers(dataset, sample)}
+    assert metrics["accuracy"] == pytest.approx(np.mean([row["correct"] for row in rows]))
+    assert set(metrics["per_type"]) == {row["type"] for row in rows} and "people" in metrics["per_type"]
+    assert_png(tmp_path / "per_type.png")
+
+
 def test_bad_requests_are_one_line_errors(stage_checkpoint, train_inputs, tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(stage_checkpoint), "--task", "crossformat",
                  "--out", str(tmp_path)]) == 1

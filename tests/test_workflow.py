@@ -93,7 +93,7 @@ def test_schema_dataset_names_are_the_prepare_registry():
 @pytest.mark.parametrize(
     "edit, expected",
     [
-        (lambda c: c.update(wrokers=3), "invalid config: unknown key 'wrokers' (allowed there: archives, datasets,"),
+        (lambda c: c.update(wrokers=3), "invalid config: unknown key 'wrokers' (allowed there: archives, baseline, datasets,"),
         (lambda c: c["datasets"]["synth"].update(subdirr="x"),
          "invalid config: unknown key 'datasets.synth.subdirr' (allowed there: archive, subdir)"),
         (lambda c: c["resources"]["prepare"].update(gpus=1), "unknown key 'resources.prepare.gpus'"),
@@ -173,7 +173,7 @@ def test_dry_run_dag_of_the_embedded_default(tmp_path, snakemake):
     counts = {rule: sum(job["rule"] == rule for job in jobs) for rule in rules}
     assert counts == {"synth": 1, "download": 1, "prepare": 4, "splits": 4, "render_preview": 5, "mine": 1, "teach": 1,
                       "build_model": 1, "train_stage1": 1, "train_stage2": 1, "train_stage3": 1, "train_stage4": 1,
-                      "evaluate": 4, "baseline_train": 1, "baseline_evaluate": 4, "tables": 1}
+                      "evaluate": 6, "baseline_train": 1, "baseline_evaluate": 4, "tables": 1}
     command_of = {"render_preview": "render", "build_model": "build-model", "baseline_train": "baseline train",
                   "baseline_evaluate": "baseline evaluate"}  # rules named unlike their command
     launcher = str(REPO / "workflow" / "scripts" / "launch_train.sh")
@@ -191,6 +191,9 @@ def test_dry_run_dag_of_the_embedded_default(tmp_path, snakemake):
         assert bool(job["benchmark"]) == (job["rule"] == "prepare"), job
     renders = [job for job in jobs if job["rule"] == "render_preview"]
     assert all("--size 112 --backend auto --device cpu " in job["shell"] for job in renders)
+    evaluations = {re.search(r"--task (\w+)", job["shell"])[1]: job["shell"] for job in jobs if job["rule"] == "evaluate"}
+    assert "--dataset synth_humanml3d " in evaluations["caption"] and "--dataset synth " in evaluations["qa"]
+    assert evaluations["crossformat"].count("--target ") == 3 and "--features" in evaluations["gzsl"]
 
 
 def test_config_values_reach_the_cli_flags(tmp_path, snakemake):

@@ -1,6 +1,7 @@
 """Evaluation of the trained variant (rule evaluate, `skeletonllm evaluate`): one job per task of eval.tasks on
 the stage eval.stage (default: the last configured one), over the samples of train.dataset and train.split;
-crossformat tests the same checkpoint on eval.crossformat_targets, other skeleton formats, without retraining.
+crossformat tests the same checkpoint on eval.crossformat_targets, other skeleton formats, without retraining, and
+caption reads eval.caption_dataset (the one with reference texts) under the same split name.
 
 Outputs: <results>/eval/<train.dataset>/<train.variant>/<task>/ with metrics.json, predictions.jsonl and plots.
 """
@@ -14,6 +15,13 @@ for _target in EVAL["crossformat_targets"]:
         raise ValueError(f"config: eval.crossformat_targets names {_target!r}, which is not one of datasets: {sorted(config['datasets'])}")
 if "crossformat" in EVAL["tasks"] and not EVAL["crossformat_targets"]:
     raise ValueError("config: eval.tasks has crossformat, but eval.crossformat_targets names no dataset")
+if "caption" in EVAL["tasks"] and EVAL["caption_dataset"] not in config["datasets"]:
+    raise ValueError(f"config: eval.tasks has caption, but eval.caption_dataset ({EVAL['caption_dataset']!r}) is not one of datasets: {sorted(config['datasets'])}")
+
+
+def task_dataset(task):
+    """The dataset a task reads: eval.caption_dataset for caption, else train.dataset."""
+    return EVAL["caption_dataset"] if task == "caption" else TRAIN["dataset"]
 
 
 def eval_dir(task):
@@ -37,9 +45,10 @@ def task_resources(rule_name):
 def task_data(wildcards):
     """The split files and the prepared data a task reads (every target's too for crossformat)."""
     datasets = EVAL["crossformat_targets"] if wildcards.task == "crossformat" else []
+    dataset = task_dataset(wildcards.task)
     return {
-        "splits": results("splits", TRAIN["dataset"]),
-        "manifests": [results("data", name, "manifest.json") for name in [TRAIN["dataset"], *datasets]],
+        "splits": results("splits", dataset),
+        "manifests": [results("data", name, "manifest.json") for name in [dataset, *datasets]],
     }
 
 
@@ -50,7 +59,10 @@ rule evaluate:
     output:
         directory(eval_dir("{task}")),
     params:
-        dataset=ConfigValue("train.dataset"),
+        dataset=ConfigValue("train.dataset", convert_wildcards=True, convert=lambda name, wildcards: ""
+            if wildcards.task == "caption" else f"--dataset {name}"),
+        caption_dataset=ConfigValue("eval.caption_dataset", convert_wildcards=True, convert=lambda name, wildcards:
+            f"--dataset {name}" if wildcards.task == "caption" else ""),
         split=ConfigValue("train.split"),
         results=RESULTS,
         samples=ConfigValue("eval.samples"),
@@ -60,12 +72,12 @@ rule evaluate:
         features=ConfigValue("eval.features", convert_wildcards=True, convert=lambda on, wildcards: "--features"
             if on and wildcards.task == "gzsl" else ""),
     wildcard_constraints:
-        task="openvocab|gzsl|closed|crossformat",
+        task="openvocab|gzsl|closed|crossformat|caption|qa",
     log:
         log_path("evaluate", f"{TRAIN['dataset']}_{TRAIN['variant']}_{{task}}"),
     resources:
         **task_resources("evaluate"),
     shell:
-        "skeletonllm evaluate --checkpoint {input.stage:q} --task {wildcards.task} --dataset {params.dataset}"
+        "skeletonllm evaluate --checkpoint {input.stage:q} --task {wildcards.task} {params.dataset} {params.caption_dataset}"
         " --split {params.split} --results {params.results:q} --samples {params.samples}"
         " --batch-size {params.batch_size} {params.targets} {params.features} --out {output:q} > {log:q} 2>&1"

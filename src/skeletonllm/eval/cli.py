@@ -1,4 +1,4 @@
-"""Evaluate a trained stage: open-vocabulary, generalized zero-shot, closed-set or cross-format recognition.
+"""Evaluate a trained stage: open-vocabulary, generalized zero-shot, closed-set, cross-format recognition, captions, QA.
 
 `skeletonllm evaluate --checkpoint results/train/synth/full/stage4 --task openvocab --out DIR` asks every test clip
 of the task an MQA question (frames at the segment centres, candidates shuffled per sample from the seed) and scores
@@ -11,6 +11,10 @@ Tasks (the dataset and split default to the ones the stage was trained on, as it
   closed       seen-class test samples (held-out subjects or views), candidates every seen class
   crossformat  each --target dataset (another skeleton format, prepared) for the classes it shares with the seen
                classes, without retraining: DrAction renders any topology
+  caption      every test sample of a dataset with reference texts (HumanML3D-style, e.g. --dataset
+               synth_humanml3d): greedy captions scored by BLEU-4 (0-100), ROUGE-L, CIDEr and MiniLM similarity
+  qa           every test sample: questions the measured motion answers (which limb moves most, how many people,
+               ending lower, direction of travel), accuracy overall and per question type
 
 DIR receives metrics.json (accuracy, chance, samples, ...; gzsl adds seen, unseen, harmonic_mean; crossformat a
 `targets` entry per target), predictions.jsonl (sample, prompt, answer, parsed label, correct, likelihood choice),
@@ -27,7 +31,7 @@ from pathlib import Path
 
 from skeletonllm.errors import CommandError
 
-TASKS = ("openvocab", "gzsl", "closed", "crossformat")
+TASKS = ("openvocab", "gzsl", "closed", "crossformat", "caption", "qa")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
         run_id = log_evaluation(args.checkpoint, args.task, metrics, artifacts)
         print(f"logged into MLflow run {run_id}" if run_id else f"{args.checkpoint}: no MLflow run recorded")
     summary = {key: metrics[key] for key in ("accuracy", "likelihood_accuracy", "chance", "samples",
-                                             "seen", "unseen", "harmonic_mean") if key in metrics}
+                                             "seen", "unseen", "harmonic_mean", "bleu4", "rouge_l", "cider",
+                                             "embedding_similarity", "per_type") if key in metrics}
     print(json.dumps(summary, indent=2))
     print(f"wrote {args.out}")
     return 0

@@ -1,7 +1,8 @@
 """One evaluation of a trained stage: load it, pick the task's samples and candidates, answer, write the outputs.
 
 Outputs (see `skeletonllm evaluate --help`): metrics.json, predictions.jsonl, confusion.png, per_class.png; for
-crossformat, one <target>/ folder of those per target; with features, features.npz and tsne.png.
+crossformat, one <target>/ folder of those per target; with features, features.npz and tsne.png; caption and qa
+write metrics.json and predictions.jsonl (qa also per_type.png).
 """
 
 from __future__ import annotations
@@ -67,6 +68,29 @@ def write_answers(out: Path, answered: list[Answered], classes: list[str], title
     plots.plot_per_class(metric_functions.per_class_accuracy(predicted, truth, classes), out / "per_class.png", title)
 
 
+def answer_in_words(evaluation: Evaluation, model, processor, dataset: PreparedDataset, split: Split, device: str,
+                    title: str) -> dict:
+    """caption (generated descriptions against the dataset's reference texts) or qa (questions the measured motion
+    answers): writes predictions.jsonl (and per_type.png for qa) and returns the metrics."""
+    ids, _ = task_samples(evaluation.task, split, evaluation.samples)
+    out = evaluation.out
+    out.mkdir(parents=True, exist_ok=True)
+    if evaluation.task == "caption":
+        from skeletonllm.eval.caption import caption_answers, caption_metrics
+
+        rows = caption_answers(model, processor, dataset, ids, evaluation.batch_size, device)
+        result = caption_metrics(rows)
+    else:
+        from skeletonllm.eval.qa import qa_answers, qa_examples, qa_metrics
+
+        rows = qa_answers(model, processor, dataset, qa_examples(dataset, ids), evaluation.batch_size, device)
+        result = qa_metrics(rows)
+        plots.plot_per_class(result["per_type"], out / "per_type.png", f"{title}: accuracy per question type")
+    with (out / "predictions.jsonl").open("w") as stream:
+        stream.writelines(json.dumps(row) + "\n" for row in rows)
+    return result
+
+
 def evaluate(evaluation: Evaluation) -> dict:
     """Run the evaluation, write its outputs and return its metrics."""
     device = resolve_device(evaluation.device)
@@ -100,6 +124,8 @@ def evaluate(evaluation: Evaluation) -> dict:
                   for key in ("accuracy", "likelihood_accuracy", "chance")}
         result.update(samples=sum(entry["samples"] for entry in targets.values()), targets=targets,
                       source_topology=dataset.topology.name)
+    elif evaluation.task in ("caption", "qa"):
+        result = answer_in_words(evaluation, model, processor, dataset, split, device, title)
     else:
         ids, classes = task_samples(evaluation.task, split, evaluation.samples)
         answered = ask(dataset, ids, classes, evaluation.task)

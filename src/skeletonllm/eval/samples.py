@@ -4,7 +4,8 @@
 - openvocab: the split's unseen-class test samples, candidates every unseen class;
 - gzsl: the seen- and unseen-class test samples, candidates every class;
 - closed: the seen-class test samples (held-out subjects or views), candidates every seen class;
-- crossformat: a target dataset's samples of the seen classes it holds, candidates those shared classes.
+- crossformat: a target dataset's samples of the seen classes it holds, candidates those shared classes;
+- caption and qa: every test sample (seen and unseen classes), which are answered in words, not by candidates.
 
 A sample count keeps that many, spread evenly over the list (`evenly`).
 """
@@ -24,7 +25,8 @@ def evenly(items: list[str], count: int) -> list[str]:
 
 
 def task_samples(task: str, split, count: int = 0) -> tuple[list[str], list[str]]:
-    """(sample ids, candidate classes) of openvocab, gzsl or closed over a train.data.Split; CommandError when the
+    """(sample ids, candidate classes) of openvocab, gzsl, closed, caption or qa over a train.data.Split; CommandError
+    when the
     split has no samples for the task (a split without unseen classes has none for openvocab and gzsl)."""
     if task == "openvocab":
         ids, classes = split.parts["test_unseen"], split.unseen
@@ -32,8 +34,10 @@ def task_samples(task: str, split, count: int = 0) -> tuple[list[str], list[str]
         ids, classes = split.parts["test_seen"] + split.parts["test_unseen"], split.seen + split.unseen
     elif task == "closed":
         ids, classes = split.parts["test_seen"], split.seen
+    elif task in ("caption", "qa"):
+        return evenly(split.parts["test_seen"] + split.parts["test_unseen"], count), split.seen + split.unseen
     else:
-        raise ValueError(f"task_samples: {task!r} is none of openvocab, gzsl, closed")
+        raise ValueError(f"task_samples: {task!r} is none of openvocab, gzsl, closed, caption, qa")
     if not ids or (task != "closed" and not split.unseen):
         raise CommandError(f"{split.path}: no test samples for {task}"
                            + ("" if split.unseen else " (the split has no unseen classes)"))
