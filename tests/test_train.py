@@ -100,6 +100,16 @@ def test_unfreeze_rejects_an_unknown_part(train_inputs, tmp_path):
         set_trainable(setup.model, STAGES[1], ["projector"])
 
 
+def test_lora_starts_from_the_seed_whatever_ran_before(train_inputs, tmp_path):
+    config = stage_config(train_inputs)
+    first = snapshot(setup_stage(config, STAGES[3], stage_inputs(config, 3, tmp_path), "cpu").model)
+    torch.rand(1000)  # other work in the process moves the global generator
+    again = snapshot(setup_stage(config, STAGES[3], stage_inputs(config, 3, tmp_path), "cpu").model)
+    lora_a = [name for name in first if "lora_A" in name]
+    assert lora_a and all(first[name].abs().sum() > 0 for name in lora_a)
+    assert all(torch.equal(first[name], again[name]) for name in first)
+
+
 def test_merged_lora_model_matches_the_unmerged_one(train_inputs, tmp_path):
     config = stage_config(train_inputs)
     setup = setup_stage(config, STAGES[3], stage_inputs(config, 3, tmp_path), "cpu")

@@ -251,6 +251,7 @@ def setup_stage(config: dict, stage: Stage, inputs: StageInputs, device: str) ->
     model, processor = load_start(config, inputs, train["render_backend"])
     if stage.lora:
         lora = train["lora"]
+        torch.manual_seed(train["seed"])  # LoRA's A starts random: seeded, not left to what ran before in the process
         model.mllm = attach_lora(model.mllm, lora["r"], lora["alpha"], lora["dropout"])
     trainable = set_trainable(model, stage, train["unfreeze"])
     if train["gradient_checkpointing"]:
