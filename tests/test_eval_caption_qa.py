@@ -23,6 +23,8 @@ from skeletonllm.render.renderers import make_renderer
 from skeletonllm.teacher.motion_facts import body_frame
 from skeletonllm.train.run import assemble
 
+from confident import CONFIDENT_LOSS, fit_until_confident
+
 FRAMES = 2
 ANY = object()  # the class's clips differ in this answer, or in whether it is asked
 # What the data gives per synthetic class (3D skeletons): question type -> answer; a type left out is not asked.
@@ -88,18 +90,7 @@ def confident(data):
     pixel_values = torch.cat([model.pixel_values(clip_frames(synth, ids, FRAMES), synth.topology.name),
                               model.pixel_values(clip_frames(texts, text_ids, FRAMES), texts.topology.name)]
                              ).detach()  # [4*F, 3, H, W]
-    optimizer = torch.optim.AdamW([*model.mllm.lm_head.parameters(),
-                                   *model.mllm.model.multi_modal_projector.parameters()], lr=1e-2)
-    model.train()
-    for step in range(200):
-        logits, targets, _ = model.answer_logits(pixel_values, **batch)
-        loss = torch.nn.functional.cross_entropy(logits, targets)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if float(loss.detach()) < 0.02:
-            break
-    assert float(loss.detach()) < 0.02
+    assert fit_until_confident(model, pixel_values, batch, max_steps=200) < CONFIDENT_LOSS
     return model, processor, ids, text_ids
 
 
