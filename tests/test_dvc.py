@@ -150,10 +150,10 @@ RENDER_STAGE = f"render_preview-{RENDERER}"
 
 def small_pipeline_config() -> dict:
     """The embedded default shrunk for quick real runs: a small synth archive, one dataset, one renderer, a few
-    training steps per stage."""
+    training steps per stage (stage 4 mixes in the motion questions; captions need a second dataset)."""
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["synth"].update(subjects=3, repetitions=1, cameras=3)
-    config["train"].update(TINY_TRAINING, epochs=QUICK_EPOCHS)
+    config["train"].update(TINY_TRAINING, epochs=QUICK_EPOCHS, refine_tasks=["qa"])
     config["datasets"] = {"synth": config["datasets"]["synth"]}
     config["render"].update(renderers=[RENDERER], preview_samples=1, size=112)
     config["eval"].update(tasks=["openvocab", "closed"], crossformat_targets=[], samples=4, batch_size=4)

@@ -252,15 +252,15 @@ def test_caption_metrics_of_answers_equal_to_a_reference(data):
     exact = [{"sample": sid, "prompt": prompts.CAPTION_QUESTION, "answer": ref[-1], "references": ref}
              for sid, ref in zip(ids, refs)]
     result = caption.caption_metrics(exact)
-    assert set(result) == {"bleu4", "rouge_l", "cider", "embedding_similarity", "samples"}
-    assert result["samples"] == len(ids)
+    assert set(result) == {"bleu4", "rouge_l", "cider", "embedding_similarity", "accuracy", "chance", "samples"}
+    assert result["samples"] == len(ids) and result["accuracy"] == 1.0 and result["chance"] < 0.2
     assert result["rouge_l"] == pytest.approx(1.0)
     assert result["bleu4"] == pytest.approx(100.0)
     assert result["embedding_similarity"] == pytest.approx(1.0, abs=1e-4)
     assert result["cider"] > 1.0
     rolled = [{**row, "answer": other["answer"]} for row, other in zip(exact, exact[1:] + exact[:1])]  # wrong texts
     worse = caption.caption_metrics(rolled)
-    for key in ("bleu4", "rouge_l", "cider", "embedding_similarity"):
+    for key in ("bleu4", "rouge_l", "cider", "embedding_similarity", "accuracy"):
         assert worse[key] < result[key] - 0.1, key
     with pytest.raises(ValueError, match="no sample"):
         caption.caption_metrics([])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from skeletonllm.eval.caption_metrics import caption_scores
+from skeletonllm.eval.caption_metrics import caption_scores, retrieval_accuracy
 from skeletonllm.eval.metrics import (NONE_COLUMN, accuracy, confusion, gzsl_summary, harmonic_mean,
                                       match_candidate, mean_class_accuracy, normalize_answer, per_class_accuracy,
                                       per_type_accuracy, topk_accuracy)
@@ -159,10 +159,27 @@ def test_caption_rouge_l_takes_the_best_reference(minilm):
     assert scores["rouge_l"] == pytest.approx((2 / 3 + 1) / 2)
 
 
+def test_retrieval_accuracy_of_perfect_and_swapped_captions(minilm):
+    assert retrieval_accuracy(PERFECT, REFERENCES, model=minilm) == pytest.approx({"accuracy": 1.0, "chance": 1 / 3})
+    swapped = PERFECT[1:] + PERFECT[:1]  # each describes another clip
+    assert retrieval_accuracy(swapped, REFERENCES, model=minilm)["accuracy"] == 0.0
+
+
+def test_retrieval_pools_hold_32_clips_and_no_clip_with_a_shared_text(minilm):
+    texts = [f"a person does move number {i}" for i in range(40)]
+    result = retrieval_accuracy(texts, [[text] for text in texts], model=minilm)
+    assert result["chance"] == pytest.approx(1 / 32) and result["accuracy"] > 0.9
+    # The second clip shares a text with the first: it is not a distractor, so neither has one and both are right.
+    shared = [["a person waves the right hand", "someone waves"], ["someone waves", "a person waves a hand"]]
+    assert retrieval_accuracy(["someone waves", "someone waves"], shared, model=minilm) == {"accuracy": 1.0,
+                                                                                           "chance": 1.0}
+
+
 @pytest.mark.parametrize("predictions, references", [([], []), (["a"], [["a"], ["b"]]), (["a"], [[]])])
-def test_caption_scores_refuse_bad_input(predictions, references):
+@pytest.mark.parametrize("metric", [caption_scores, retrieval_accuracy])
+def test_caption_scores_refuse_bad_input(predictions, references, metric):
     with pytest.raises(ValueError):
-        caption_scores(predictions, references, model=object())
+        metric(predictions, references, model=object())
 
 
 def test_plot_confusion_writes_a_png_sized_to_the_class_count(tmp_path):

@@ -123,6 +123,7 @@ def test_caption_scores_generated_descriptions_against_the_reference_texts(stage
     assert metrics["dataset"] == "synth_humanml3d" and metrics["samples"] == SAMPLES
     assert 0.0 <= metrics["bleu4"] <= 100.0 and 0.0 <= metrics["rouge_l"] <= 1.0 and metrics["cider"] >= 0.0
     assert -1.0 <= metrics["embedding_similarity"] <= 1.0
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and 1 / SAMPLES <= metrics["chance"] <= 1 / 2  # pools of 2 to 6 clips
     rows = predictions(tmp_path)
     assert len(rows) == SAMPLES and all(row["references"] and isinstance(row["answer"], str) for row in rows)
 

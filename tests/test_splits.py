@@ -79,6 +79,14 @@ def test_view_and_setup_protocols():
     assert P.NTU120_XSET.masks(np.array([-1]))[0].tolist() == [False]  # unknown values are on neither side
 
 
+def test_humanml3d_tests_on_its_test_list_and_keeps_val_out():
+    partitions = np.array(["train", "val", "test", ""])
+    assert get_dataset("humanml3d").protocols == (P.HUMANML3D_OFFICIAL,)
+    train, test = P.HUMANML3D_OFFICIAL.masks(partitions)
+    assert train.tolist() == [True, False, False, False] and test.tolist() == [False, False, True, False]
+    assert P.OFFICIAL.masks(partitions)[1].tolist() == [False, True, True, False]  # Kinetics tests on its val
+
+
 def test_synth_default_unseen_is_about_a_fifth_and_confusable():
     splits = class_splits(get_dataset("synth"), SYNTH_CLASSES)
     (name,) = [n for n in splits if n != "closed"]

@@ -1,5 +1,6 @@
-"""The four stages' trainable sets, gradients into DrAction, the LoRA merge and LoRA's placement on an
-InternVL3-8B-sized model; each on the real tiny model and the small synth data of the train_inputs fixture."""
+"""The four stages' trainable sets, gradients into DrAction, stage 4's task mix (captions of another skeleton format,
+motion questions) in batches of mixed topologies, the LoRA merge and LoRA's placement on an InternVL3-8B-sized
+model; each on the real tiny model and the small synth data of the train_inputs fixture."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ import torch
 import yaml
 
 from skeletonllm.config import load_config
+from skeletonllm.data.prepared import PreparedDataset
+from skeletonllm.errors import CommandError
+from skeletonllm.eval.caption import references
+from skeletonllm.eval.qa import question_answers
 from skeletonllm.model.presets import internvl3_config, mllm_from_config
+from skeletonllm.train.data import Split
 from skeletonllm.train.run import StageInputs, default_inputs, last_complete_checkpoint, setup_stage
 from skeletonllm.train.stages import STAGES, attach_lora, merge_lora, set_trainable
 
@@ -21,11 +27,12 @@ def mlflow_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
 
 
-def stage_config(workdir, **train):
-    """The fixture's config with train overrides, validated like the CLI's."""
+def stage_config(workdir, captions: dict | None = None, **train):
+    """The fixture's config with train (and captions) overrides, validated like the CLI's."""
     config = yaml.safe_load((workdir / "train.yaml").read_text())
     config["train"].update(train)
-    path = workdir / f"config_{abs(hash(json.dumps(train, sort_keys=True)))}.yaml"
+    config["captions"].update(captions or {})
+    path = workdir / f"config_{abs(hash(json.dumps([train, captions], sort_keys=True)))}.yaml"
     path.write_text(yaml.safe_dump(config))
     return load_config(path)
 
@@ -76,6 +83,77 @@ def test_gradients_reach_draction_in_stages_1_to_3_only(stage, train_inputs, tmp
         assert all(grad is None for grad in grads)
 
 
+def answer_text(setup, batch, row: int) -> str:
+    """The answer tokens of one batch row, decoded without the end-of-turn token."""
+    labels = batch["labels"][row]
+    return setup.processor.tokenizer.decode(labels[labels >= 0], skip_special_tokens=True).strip()
+
+
+def test_stage4_mixes_captions_of_another_format_and_motion_questions(train_inputs, tmp_path):
+    config = stage_config(train_inputs, refine_tasks=["caption", "qa"], captions={"dataset": "synth_humanml3d"})
+    inputs = stage_inputs(config, 4, tmp_path)
+    setup = setup_stage(config, STAGES[4], inputs, "cpu")
+    texts = PreparedDataset(inputs.captions_data)
+    captioned = Split.load(inputs.captions_split).parts["train"]
+    counts = setup.examples.counts
+    assert counts["mqa"] == len(setup.split.parts["train"]) and counts["caption"] == len(captioned) > 0
+    assert 0 < counts["qa"] <= counts["mqa"] and len(setup.examples) == sum(counts.values())
+    starts = setup.examples.cumulative_sizes  # ends of the mqa, caption and qa parts
+    items = [setup.examples[0], setup.examples[starts[0]], setup.examples[starts[1]], setup.examples[starts[0] + 1]]
+    batch = setup.trainer.data_collator(items)
+    groups = {group["topology"]: group["rows"].tolist() for group in batch["clips"]}
+    assert groups == {"ntu25": [0, 2], "smpl22": [1, 3]}
+    assert answer_text(setup, batch, 0) == setup.dataset.label_name(setup.split.parts["train"][0])
+    assert answer_text(setup, batch, 1) in references(texts, captioned[:1])[0]
+    qa_clip = setup.examples.datasets[2].sample_ids[0]
+    assert answer_text(setup, batch, 2) in {answer for _, _, answer in question_answers(setup.dataset, qa_clip)}
+    loss = setup.model(**batch).loss
+    loss.backward()
+    projector = setup.model.mllm.get_base_model().model.multi_modal_projector
+    assert torch.isfinite(loss) and all(p.grad is not None and p.grad.abs().sum() > 0 for p in projector.parameters())
+
+
+def test_a_mixed_batch_renders_each_clip_as_it_would_alone(train_inputs, tmp_path):
+    config = stage_config(train_inputs, refine_tasks=["caption"], captions={"dataset": "synth_humanml3d"})
+    setup = setup_stage(config, STAGES[4], stage_inputs(config, 4, tmp_path), "cpu")
+    start = setup.examples.cumulative_sizes[0]
+    items = [setup.examples[start], setup.examples[0], setup.examples[start + 1], setup.examples[1]]
+    batch = setup.trainer.data_collator(items)
+    model = setup.model.eval()
+    with torch.no_grad():
+        mixed = model.batch_pixel_values(batch["clips"]).unflatten(0, (4, -1))  # [4, F, 3, H, W]
+        alone = [model.pixel_values(torch.from_numpy(item["joints"])[None], item["topology"]) for item in items]
+    for row, pixels in enumerate(alone):
+        torch.testing.assert_close(mixed[row], pixels)
+    broken = [{**group, "rows": group["rows"] * 0} for group in batch["clips"]]
+    with pytest.raises(ValueError, match="not each batch row once"):
+        model.batch_pixel_values(broken)
+
+
+@pytest.mark.parametrize("stage", [1, 2, 3])
+def test_only_stage4_mixes_tasks(stage, train_inputs, tmp_path):
+    config = stage_config(train_inputs, refine_tasks=["caption", "qa"], captions={"dataset": "synth_humanml3d"})
+    inputs = stage_inputs(config, stage, tmp_path)
+    assert inputs.captions_data is None
+    setup = setup_stage(config, STAGES[stage], inputs, "cpu")
+    assert list(setup.examples.counts) == [STAGES[stage].task]
+
+
+def test_stage4_without_refine_tasks_trains_mqa_only(train_inputs, tmp_path):
+    config = stage_config(train_inputs, refine_tasks=[])
+    setup = setup_stage(config, STAGES[4], stage_inputs(config, 4, tmp_path), "cpu")
+    assert setup.examples.counts == {"mqa": len(setup.split.parts["train"])}
+
+
+def test_captions_without_a_dataset_or_texts_are_clear_errors(train_inputs, tmp_path):
+    config = stage_config(train_inputs, refine_tasks=["caption"], captions={"dataset": None})
+    with pytest.raises(CommandError, match="captions.dataset names no dataset"):
+        default_inputs(config, 4)
+    config = stage_config(train_inputs, refine_tasks=["caption"], captions={"dataset": "synth_ucla"})
+    with pytest.raises(CommandError, match="no 'captions' column"):
+        setup_stage(config, STAGES[4], stage_inputs(config, 4, tmp_path), "cpu")
+
+
 def test_unfreeze_trains_the_named_base_parts(train_inputs, tmp_path):
     config = stage_config(train_inputs, unfreeze=["vision", "language", "lm_head"])
     setup = setup_stage(config, STAGES[4], stage_inputs(config, 4, tmp_path), "cpu")
@@ -120,7 +198,7 @@ def test_merged_lora_model_matches_the_unmerged_one(train_inputs, tmp_path):
             if "lora_B" in name:
                 parameter.normal_(0.0, 0.05)  # a trained adapter, not the zero start
     batch = setup.trainer.data_collator([setup.examples[i] for i in range(3)])
-    pixel_values = model.pixel_values(batch["joints"], batch["topology"]).detach()
+    pixel_values = model.batch_pixel_values(batch["clips"]).detach()
     inputs = {key: batch[key] for key in ("input_ids", "attention_mask", "labels")}
     with torch.no_grad():
         unmerged = model.answer_logits(pixel_values, **inputs)[0]

@@ -93,7 +93,7 @@ def test_schema_dataset_names_are_the_prepare_registry():
 @pytest.mark.parametrize(
     "edit, expected",
     [
-        (lambda c: c.update(wrokers=3), "invalid config: unknown key 'wrokers' (allowed there: archives, baseline, datasets,"),
+        (lambda c: c.update(wrokers=3), "invalid config: unknown key 'wrokers' (allowed there: archives, baseline, captions, datasets,"),
         (lambda c: c["datasets"]["synth"].update(subdirr="x"),
          "invalid config: unknown key 'datasets.synth.subdirr' (allowed there: archive, subdir)"),
         (lambda c: c["resources"]["prepare"].update(gpus=1), "unknown key 'resources.prepare.gpus'"),
@@ -147,7 +147,7 @@ def test_dataset_naming_a_missing_archive_fails_clearly(tmp_path, snakemake):
 
 
 def dry_run_jobs(output: str) -> list[dict]:
-    """The jobs of `snakemake -n -p` output: rule, log, benchmark, resources and shell command.
+    """The jobs of `snakemake -n -p` output: rule, input, log, benchmark, resources and shell command.
     (A dry run does not mark local rules; tests/test_slurm.py shows download runs outside SLURM.)"""
     jobs = []
     for block in re.split(r"\n(?=\[[^\]]+\]\nrule )", output):
@@ -157,7 +157,7 @@ def dry_run_jobs(output: str) -> list[dict]:
         field = lambda name: (re.search(rf"^\s+{name}: (.*)$", block, re.M) or [None, None])[1]
         command = re.search(r"^Shell command: (.*)$", block, re.M)
         jobs.append({
-            "rule": header[1], "log": field("log"), "benchmark": field("benchmark"),
+            "rule": header[1], "input": field("input") or "", "log": field("log"), "benchmark": field("benchmark"),
             "resources": field("resources") or "", "shell": command[1] if command else None,
         })
     return jobs
@@ -192,8 +192,23 @@ def test_dry_run_dag_of_the_embedded_default(tmp_path, snakemake):
     renders = [job for job in jobs if job["rule"] == "render_preview"]
     assert all("--size 112 --backend auto --device cpu " in job["shell"] for job in renders)
     evaluations = {re.search(r"--task (\w+)", job["shell"])[1]: job["shell"] for job in jobs if job["rule"] == "evaluate"}
-    assert "--dataset synth_humanml3d " in evaluations["caption"] and "--dataset synth " in evaluations["qa"]
+    assert re.search(r"--dataset synth_humanml3d +--split xsub/s19u5 ", evaluations["caption"])
+    assert re.search(r"--dataset synth +--split xsub/s19u5 ", evaluations["qa"])
     assert evaluations["crossformat"].count("--target ") == 3 and "--features" in evaluations["gzsl"]
+    stage4 = next(job for job in jobs if job["rule"] == "train_stage4")  # it learns synth_humanml3d's captions
+    assert "results/data/synth_humanml3d/manifest.json" in stage4["input"] and "results/splits/synth_humanml3d" in \
+        stage4["input"]
+    stage3 = next(job for job in jobs if job["rule"] == "train_stage3")
+    assert "synth_humanml3d" not in stage3["input"]
+
+
+def test_captions_need_a_dataset_of_the_config(tmp_path, snakemake):
+    config = load("config.yaml")
+    config["captions"]["dataset"] = "humanml3d"
+    result = snakemake(tmp_path, "-n", "all", "--configfile", str(write_config(tmp_path / "bad.yaml", config)))
+    assert result.returncode != 0
+    assert "train.refine_tasks or eval.tasks has caption, but captions.dataset ('humanml3d') is not one of datasets" \
+        in result.stdout
 
 
 def test_config_values_reach_the_cli_flags(tmp_path, snakemake):
@@ -226,6 +241,10 @@ def test_paper_config_replaces_the_default(tmp_path, snakemake):
                                              "tables", "all"}
     crossformat = next(job for job in jobs if job["rule"] == "evaluate" and "--task crossformat" in job["shell"])
     assert "--target nwucla" in crossformat["shell"] and "gpu=1" in crossformat["resources"]
+    caption = next(job for job in jobs if job["rule"] == "evaluate" and "--task caption" in job["shell"])
+    assert re.search(r"--dataset humanml3d +--split official/closed ", caption["shell"])  # HumanML3D's test list
+    stage4 = next(job for job in jobs if job["rule"] == "train_stage4")
+    assert "results/splits/humanml3d" in stage4["input"]
     prepared = sorted(re.search(r"--dataset (\w+)", job["shell"])[1] for job in jobs if job["rule"] == "prepare")
     assert prepared == ["humanml3d", "kinetics", "ntu120", "ntu60", "nwucla", "pkummd"]
 

@@ -1,7 +1,7 @@
 """Evaluation of the trained variant (rule evaluate, `skeletonllm evaluate`): one job per task of eval.tasks on
 the stage eval.stage (default: the last configured one), over the samples of train.dataset and train.split;
 crossformat tests the same checkpoint on eval.crossformat_targets, other skeleton formats, without retraining, and
-caption reads eval.caption_dataset (the one with reference texts) under the same split name.
+caption reads captions.dataset (the one with reference texts) under captions.split (default train.split).
 
 Outputs: <results>/eval/<train.dataset>/<train.variant>/<task>/ with metrics.json, predictions.jsonl and plots.
 """
@@ -15,13 +15,11 @@ for _target in EVAL["crossformat_targets"]:
         raise ValueError(f"config: eval.crossformat_targets names {_target!r}, which is not one of datasets: {sorted(config['datasets'])}")
 if "crossformat" in EVAL["tasks"] and not EVAL["crossformat_targets"]:
     raise ValueError("config: eval.tasks has crossformat, but eval.crossformat_targets names no dataset")
-if "caption" in EVAL["tasks"] and EVAL["caption_dataset"] not in config["datasets"]:
-    raise ValueError(f"config: eval.tasks has caption, but eval.caption_dataset ({EVAL['caption_dataset']!r}) is not one of datasets: {sorted(config['datasets'])}")
 
 
 def task_dataset(task):
-    """The dataset a task reads: eval.caption_dataset for caption, else train.dataset."""
-    return EVAL["caption_dataset"] if task == "caption" else TRAIN["dataset"]
+    """The dataset a task reads: captions.dataset for caption, else train.dataset."""
+    return CAPTIONS["dataset"] if task == "caption" else TRAIN["dataset"]
 
 
 def eval_dir(task):
@@ -61,9 +59,12 @@ rule evaluate:
     params:
         dataset=ConfigValue("train.dataset", convert_wildcards=True, convert=lambda name, wildcards: ""
             if wildcards.task == "caption" else f"--dataset {name}"),
-        caption_dataset=ConfigValue("eval.caption_dataset", convert_wildcards=True, convert=lambda name, wildcards:
+        caption_dataset=ConfigValue("captions.dataset", convert_wildcards=True, convert=lambda name, wildcards:
             f"--dataset {name}" if wildcards.task == "caption" else ""),
-        split=ConfigValue("train.split"),
+        split=ConfigValue("train.split", convert_wildcards=True, convert=lambda name, wildcards: ""
+            if wildcards.task == "caption" and CAPTIONS["split"] else f"--split {name}"),
+        caption_split=ConfigValue("captions.split", convert_wildcards=True, convert=lambda name, wildcards:
+            f"--split {name}" if wildcards.task == "caption" and name else ""),
         results=RESULTS,
         samples=ConfigValue("eval.samples"),
         batch_size=ConfigValue("eval.batch_size"),
@@ -79,5 +80,5 @@ rule evaluate:
         **task_resources("evaluate"),
     shell:
         "skeletonllm evaluate --checkpoint {input.stage:q} --task {wildcards.task} {params.dataset} {params.caption_dataset}"
-        " --split {params.split} --results {params.results:q} --samples {params.samples}"
+        " {params.split} {params.caption_split} --results {params.results:q} --samples {params.samples}"
         " --batch-size {params.batch_size} {params.targets} {params.features} --out {output:q} > {log:q} 2>&1"

@@ -14,6 +14,10 @@ TRAIN_DATA = results("data", TRAIN["dataset"])
 PROTOCOL, CLASS_SPLIT = TRAIN["split"].split("/")
 if TRAIN["dataset"] not in config["datasets"]:
     raise ValueError(f"config: train.dataset is {TRAIN['dataset']!r}, which is not one of datasets: {sorted(config['datasets'])}")
+CAPTIONS = config["captions"]
+CAPTIONED = "caption" in TRAIN["refine_tasks"] or "caption" in config["eval"]["tasks"]
+if CAPTIONED and CAPTIONS["dataset"] not in config["datasets"]:
+    raise ValueError(f"config: train.refine_tasks or eval.tasks has caption, but captions.dataset ({CAPTIONS['dataset']!r}) is not one of datasets: {sorted(config['datasets'])}")
 
 
 def stage_dir(stage):
@@ -36,7 +40,8 @@ def train_resources():
 
 def stage_inputs(stage):
     """What stage N reads: the data, its split and, for the first configured stage the MLLM, else the previous
-    stage; stage 2 also the hard negatives, stage 3 the teacher rationales."""
+    stage; stage 2 also the hard negatives, stage 3 the teacher rationales, stage 4 the captions dataset and its
+    splits when train.refine_tasks has caption."""
     previous = [number for number in sorted(TRAIN["stages"]) if number < stage]
     inputs = {
         "start": stage_dir(previous[-1]) if previous else MODEL_DIR,
@@ -49,7 +54,15 @@ def stage_inputs(stage):
         inputs["negatives"] = results("mining", TRAIN["dataset"], "hard_negatives.json")
     if stage == 3:
         inputs["rationales"] = results("teacher", TRAIN["dataset"], f"{PROTOCOL}_{CLASS_SPLIT}", "rationales.jsonl")
+    if stage == 4 and "caption" in TRAIN["refine_tasks"]:
+        inputs["captions"] = results("data", CAPTIONS["dataset"], "manifest.json")
+        inputs["captions_splits"] = results("splits", CAPTIONS["dataset"])
     return inputs
+
+
+def stage_params(stage):
+    """The config a stage reads beyond train and model: stage 4 reads captions when it learns them."""
+    return {"captions": ConfigValue("captions")} if stage == 4 and "caption" in TRAIN["refine_tasks"] else {}
 
 
 rule build_model:
@@ -86,6 +99,7 @@ for _stage in sorted(TRAIN["stages"]):
             model=ConfigValue("model"),
             gpus=ConfigValue("resources.train.gpu"),
             nodes=ConfigValue("resources.train.nodes"),
+            **stage_params(_stage),
         threads: config["resources"]["train"]["cpus_per_task"]
         log:
             log_path("train", f"{TRAIN['dataset']}_{TRAIN['variant']}_stage{_stage}"),

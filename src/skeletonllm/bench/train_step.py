@@ -217,7 +217,7 @@ def make_batch(spec: dict, processor, mllm) -> dict:
     import torch
 
     from skeletonllm.model.chat import IGNORE, encode, pad_batch
-    from skeletonllm.train.data import example_rng, mqa_examples, segment_frames
+    from skeletonllm.train.data import example_rng, mqa_examples, segment_frames, topology_groups
 
     batch, frames, seed = spec["batch"], spec["frames"], spec["seed"]
     if spec["data"] is not None:
@@ -236,8 +236,9 @@ def make_batch(spec: dict, processor, mllm) -> dict:
     text["labels"] = torch.where(answer, fold_ids(text["labels"].clamp_min(0), context_id, image_id, vocab),
                                  text["labels"])
     device = spec["device"]
-    return {"joints": torch.from_numpy(joints).to(device), "topology": topology,
-            **{key: value.to(device) for key, value in text.items()}}
+    clips = [{key: value.to(device) if torch.is_tensor(value) else value for key, value in group.items()}
+             for group in topology_groups(list(joints), [topology] * len(joints))]
+    return {"clips": clips, **{key: value.to(device) for key, value in text.items()}}
 
 
 def time_backend(spec: dict, backend: str) -> dict:

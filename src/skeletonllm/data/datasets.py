@@ -212,7 +212,7 @@ DATASETS: dict[str, DatasetSpec] = {
                     PKU51_CLASSES, (P.PKU_XVIEW,), PKU51_UNSEEN_SPLITS,
                     label_dirs=("Train_Label_PKU_final", "label")),
         DatasetSpec("humanml3d", "humanml3d", ("**/new_joints/*.npy",), "smpl22", humanml3d_fields, (),
-                    (P.OFFICIAL,), companions=humanml3d_texts),
+                    (P.HUMANML3D_OFFICIAL,), companions=humanml3d_texts),
         DatasetSpec("kinetics", "kinetics", ("**/kinetics_train/*.json", "**/kinetics_val/*.json"), "openpose18",
                     kinetics_fields, None, (P.OFFICIAL,), content_label=label_index_from_file),
     )

@@ -64,3 +64,7 @@ SYNTH_XSUB = Protocol("xsub", "subject", "synthetic cross-subject: odd subject i
                       train_parity=1)
 OFFICIAL = Protocol("official", "partition", "the dataset's own partition: 'train' trains, 'val' and 'test' test",
                     train_values=frozenset({"train"}), test_values=frozenset({"val", "test"}))
+HUMANML3D_OFFICIAL = Protocol("official", "partition",
+                              "HumanML3D's own partition: train.txt trains, test.txt tests (val.txt is for model "
+                              "selection, as its captioning benchmark keeps it)",
+                              train_values=frozenset({"train"}), test_values=frozenset({"test"}))

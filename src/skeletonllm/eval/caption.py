@@ -2,7 +2,8 @@
 
 Each clip is rendered at its segment-centre frames (as recognition does) and asked `prompts.CAPTION_QUESTION`; the
 greedy generated sentence is scored against the clip's reference texts (the index column `captions`) with BLEU-4,
-ROUGE-L, CIDEr and the sentence-embedding similarity (`eval.caption_metrics.caption_scores`). Only datasets prepared
+ROUGE-L, CIDEr, the sentence-embedding similarity (`eval.caption_metrics.caption_scores`) and whether it picks out
+its clip among 32 (`retrieval_accuracy`, reported as accuracy with its chance). Only datasets prepared
 from HumanML3D-style texts (synth_humanml3d, humanml3d) carry references.
 """
 
@@ -15,8 +16,9 @@ import torch
 
 from skeletonllm.errors import CommandError
 from skeletonllm.eval import score
-from skeletonllm.eval.caption_metrics import caption_scores
+from skeletonllm.eval.caption_metrics import caption_scores, retrieval_accuracy
 from skeletonllm.eval.recognition import clip_frames
+from skeletonllm.mining.embedding import load_model
 from skeletonllm.model import prompts
 from skeletonllm.model.skeleton_llm import SkeletonLLM
 from skeletonllm.progress import progress
@@ -69,10 +71,12 @@ def caption_answers(model: SkeletonLLM, processor, dataset, sample_ids: Sequence
 
 
 def caption_metrics(rows: Sequence[dict], model: SentenceTransformer | None = None) -> dict:
-    """bleu4 (0-100), rouge_l, cider, embedding_similarity (`caption_scores`; model: the sentence embedder, default
-    the packaged all-MiniLM-L6-v2) of the rows' answers against their references, and samples.
-    ValueError when there is no row."""
+    """bleu4 (0-100), rouge_l, cider, embedding_similarity (`caption_scores`), accuracy and chance
+    (`retrieval_accuracy`: does the description pick out its clip among up to 32) of the rows' answers against their
+    references, and samples; model: the sentence embedder, default the packaged all-MiniLM-L6-v2. ValueError when
+    there is no row."""
     if not rows:
         raise ValueError("no sample was captioned")
-    result = caption_scores([row["answer"] for row in rows], [list(row["references"]) for row in rows], model)
-    return {**result, "samples": len(rows)}
+    model = model or load_model()
+    answers, texts = [row["answer"] for row in rows], [list(row["references"]) for row in rows]
+    return {**caption_scores(answers, texts, model), **retrieval_accuracy(answers, texts, model), "samples": len(rows)}

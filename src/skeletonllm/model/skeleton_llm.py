@@ -1,7 +1,9 @@
 """SkeletonLLM: a format-agnostic renderer (DrAction) in front of an InternVL MLLM, trained end to end.
 
 `forward` renders F frames per clip, resizes and normalizes them as the processor's image config says, places
-each frame at one `<image>` of the prompt and returns the language-model loss over the answer tokens. Logits are
+each frame at one `<image>` of the prompt and returns the language-model loss over the answer tokens. A batch may mix
+skeleton formats: its clips come in groups of one topology each (`ClipGroup`), rendered group by group and put back
+in row order, since the images, not the joints, are what the MLLM reads. Logits are
 computed only where labels are (the answer positions), which keeps a large output vocabulary cheap. The loss
 reaches the renderer's parameters by autograd through the (possibly frozen) vision tower.
 """
@@ -60,6 +62,17 @@ class SkeletonLLM(nn.Module):
         dtype = language_model_head(self.mllm).dtype
         return normalize_images(rgb, self.mean, self.std).to(dtype)
 
+    def batch_pixel_values(self, clips: list[dict]) -> torch.Tensor:
+        """The pixel_values [B*F, 3, H, W] of a batch whose rows come in topology groups: clips is a list of
+        {"topology": name, "joints": float [b, T, M, J, C], "rows": long [b] (the batch rows of the group's clips)},
+        the rows of all groups together a permutation of 0..B-1; ValueError when they are not."""
+        rows = torch.cat([group["rows"] for group in clips])  # [B]
+        if not torch.equal(rows.sort().values, torch.arange(len(rows), device=rows.device)):
+            raise ValueError(f"the groups' rows {rows.tolist()} are not each batch row once")
+        images = torch.cat([self.pixel_values(group["joints"], group["topology"]).unflatten(0, (len(group["rows"]), -1))
+                            for group in clips])  # [B, F, 3, H, W] in group order
+        return images[rows.argsort()].flatten(0, 1)  # [B*F, 3, H, W] in row order
+
     def answer_logits(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                       labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(logits float [A, V] predicting each answer token, its target ids long [A], its row long [A]) for the
@@ -73,13 +86,13 @@ class SkeletonLLM(nn.Module):
         logits = model.lm_head(hidden[:, :-1][answer])  # [A, V]
         return logits.float(), targets[answer], rows
 
-    def forward(self, joints: torch.Tensor, topology: str, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+    def forward(self, clips: list[dict], input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 labels: torch.Tensor, num_items_in_batch: int | torch.Tensor | None = None) -> SkeletonLLMOutput:
-        """joints float [B, T, M, J, C] of `topology`; input_ids, attention_mask, labels long [B, L] with F image
-        blocks per row -> the cross-entropy summed over the answer tokens, divided by num_items_in_batch (the
-        answer tokens of the whole optimizer step, over devices and accumulation, as the Trainer counts them) or,
-        without it, by this batch's answer tokens."""
-        logits, targets, _ = self.answer_logits(self.pixel_values(joints, topology), input_ids, attention_mask, labels)
+        """clips: the batch's clips in topology groups (see batch_pixel_values); input_ids, attention_mask, labels
+        long [B, L] with F image blocks per row -> the cross-entropy summed over the answer tokens, divided by
+        num_items_in_batch (the answer tokens of the whole optimizer step, over devices and accumulation, as the
+        Trainer counts them) or, without it, by this batch's answer tokens."""
+        logits, targets, _ = self.answer_logits(self.batch_pixel_values(clips), input_ids, attention_mask, labels)
         total = F.cross_entropy(logits, targets, reduction="sum")
         return SkeletonLLMOutput(loss=total / (num_items_in_batch if num_items_in_batch is not None else len(targets)))
 

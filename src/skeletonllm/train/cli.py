@@ -1,7 +1,8 @@
 """Train one stage of SkeletonLLM (1 render warm-up, 2 Disc-FT, 3 CR-Distill, 4 refine) on the HF Trainer.
 
 Everything defaults to what the config names, as `make run` leaves it: the MLLM results/models/<model.name>/,
-the prepared dataset, the split, the hard negatives (stage 2), the teacher rationales (stage 3) and, from the
+the prepared dataset, the split, the hard negatives (stage 2), the teacher rationales (stage 3), the captions
+dataset (stage 4, when train.refine_tasks has caption) and, from the
 second configured stage on, the previous stage's directory results/train/<dataset>/<variant>/stage<N-1>/.
 Hyperparameters come from the config's `train` section (epochs and learning rate per stage), tracking from
 `mlflow` (run name <variant>/stage<N>/seed<S>).
@@ -42,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", type=Path, help="split JSON (default: from train.split)")
     parser.add_argument("--negatives", type=Path, help="hard_negatives.json for stage 2 (default: the dataset's)")
     parser.add_argument("--rationales", type=Path, help="rationales.jsonl for stage 3 (default: train.split's)")
+    parser.add_argument("--captions-data", type=Path,
+                        help="prepared HumanML3D-style dataset whose texts stage 4 learns to caption when "
+                             "train.refine_tasks has caption (default: <results>/data/<captions.dataset>)")
+    parser.add_argument("--captions-split", type=Path,
+                        help="its split JSON; the training samples' texts are learnt (default: from captions.split, "
+                             "else train.split)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     stage = get_stage(args.stage)
     inputs = default_inputs(config, stage.number, args.out)
-    overrides = {name: getattr(args, name) for name in ("init", "model", "data", "split", "negatives", "rationales")
+    overrides = {name: getattr(args, name) for name in ("init", "model", "data", "split", "negatives", "rationales",
+                                                      "captions_data", "captions_split")
                  if getattr(args, name) is not None}
     inputs = replace(inputs, **overrides)
     metrics = run_stage(config, config_name(args.config), stage, inputs)

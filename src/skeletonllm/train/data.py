@@ -2,11 +2,14 @@
 
 Every stage's examples come from one prepared dataset and one split file (results/splits/<dataset>/<protocol>/
 <class split>.json): MQA (stages 1 and 4) and Disc-FT (stage 2, with the mined hard negatives) over the seen
-classes of the split's training samples, CR-Distill (stage 3) over the teacher's rationales. Candidates, negatives
-and frames are drawn from generators seeded by (seed, example, epoch), so a run is reproducible and a resumed run
-sees what an uninterrupted one sees. They change from epoch to epoch: with fixed candidates the prompt text alone
-identifies a training sample, and the tiny model learnt answers by heart from the text, never looking at the
-frames (training loss 0.42, accuracy at chance on the very training samples).
+classes of the split's training samples, CR-Distill (stage 3) over the teacher's rationales. Stage 4 may mix in
+captioning (one reference text per clip of a HumanML3D-style dataset, another skeleton format) and QA (one question
+the measured motion answers per clip): `TaskMix` joins the tasks' example sets, and `ClipCollator` groups a batch's
+clips by topology. Candidates, negatives, texts, questions and frames are drawn from generators seeded by (seed,
+example, epoch), so a run is reproducible and a resumed run sees what an uninterrupted one sees. They change from
+epoch to epoch: with fixed candidates the prompt text alone identifies a training sample, and the tiny model learnt
+answers by heart from the text, never looking at the frames (training loss 0.42, accuracy at chance on the very
+training samples).
 
 Frames: training takes one random frame from each of F equal segments of the clip (temporal augmentation, as the
 official code does); evaluation takes the segment centres.
@@ -117,9 +120,21 @@ def reasoning_examples(labels: list[str], rationales: list[str], pool: list[str]
             for i, (label, rationale) in enumerate(zip(labels, rationales))]
 
 
+def caption_examples(texts: list[list[str]], seed: int, epoch: int = 0) -> list[Example]:
+    """One captioning example per clip: one of its reference texts, drawn per clip and epoch."""
+    return [prompts.caption(options[example_rng(seed, i, epoch).integers(len(options))])
+            for i, options in enumerate(texts)]
+
+
+def question_examples(questions: list[list[tuple[str, str]]], seed: int, epoch: int = 0) -> list[Example]:
+    """One QA example per clip: one of its (question, answer) pairs, drawn per clip and epoch."""
+    picked = [options[example_rng(seed, i, epoch).integers(len(options))] for i, options in enumerate(questions)]
+    return [prompts.question(text, answer) for text, answer in picked]
+
+
 class ClipExamples(torch.utils.data.Dataset):
-    """(sample, example) pairs of one prepared dataset; an item is the clip's F sampled frames float [F, M, J, C]
-    with the example's input_ids and labels.
+    """(sample, example) pairs of one prepared dataset; an item is the clip's F sampled frames float [F, M, J, C],
+    its topology name, and the example's input_ids and labels.
 
     examples_for(epoch) gives the examples of an epoch (one per sample id); `set_epoch` at each epoch's start
     draws them and, in training, the frames (one per segment from (seed, item, epoch); else the centres).
@@ -145,16 +160,41 @@ class ClipExamples(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict:
         clip = self.dataset.joints(self.sample_ids[i])  # [T, M, J, C]
         rng = example_rng(self.seed, i, self.epoch) if self.train else None
-        return {"joints": clip[segment_frames(len(clip), self.frames, rng)], **self.encoded[i]}
+        return {"joints": clip[segment_frames(len(clip), self.frames, rng)], "topology": self.dataset.topology.name,
+                **self.encoded[i]}
+
+
+class TaskMix(torch.utils.data.ConcatDataset):
+    """The example sets of several tasks as one training set (items in the order of the sets); `set_epoch` draws
+    every set's examples. counts: examples per task name."""
+
+    def __init__(self, parts: dict[str, ClipExamples]):
+        super().__init__(list(parts.values()))
+        self.counts = {name: len(part) for name, part in parts.items()}
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw every task's examples of the epoch."""
+        for part in self.datasets:
+            part.set_epoch(epoch)
+
+
+def topology_groups(joints: list[np.ndarray], topologies: list[str]) -> list[dict]:
+    """Clips of any topologies -> the groups SkeletonLLM.forward takes: one {"topology", "joints" float
+    [b, F, M, J, C], "rows" long [b]} per (topology, clip shape), rows the clips' positions in the batch."""
+    groups: dict[tuple, list[int]] = {}
+    for row, (clip, topology) in enumerate(zip(joints, topologies)):
+        groups.setdefault((topology, clip.shape), []).append(row)
+    return [{"topology": topology, "joints": torch.from_numpy(np.stack([joints[row] for row in rows])),
+             "rows": torch.tensor(rows)} for (topology, _), rows in groups.items()]
 
 
 class ClipCollator:
-    """Items of one topology -> a batch: joints float [B, F, M, J, C], topology (name), and the padded
-    input_ids, attention_mask and labels long [B, L]."""
+    """Items -> a batch: clips (their frames in topology groups, `topology_groups`) and the padded input_ids,
+    attention_mask and labels long [B, L]."""
 
-    def __init__(self, topology: str, pad_id: int):
-        self.topology, self.pad_id = topology, pad_id
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
 
     def __call__(self, items: list[dict]) -> dict:
-        joints = torch.from_numpy(np.stack([item["joints"] for item in items]))  # [B, F, M, J, C]
-        return {"joints": joints, "topology": self.topology, **pad_batch(items, self.pad_id)}
+        clips = topology_groups([item["joints"] for item in items], [item["topology"] for item in items])
+        return {"clips": clips, **pad_batch(items, self.pad_id)}

@@ -5,7 +5,8 @@ MQA accuracy and track it all in MLflow.
 A stage directory holds:
 - mllm/: the (merged) MLLM and its processor (`save_pretrained`; `load_mllm` and `load_processor` read it);
 - draction.safetensors, draction.json: the renderer;
-- config.json: the resolved config and the stage's inputs; trainer_state.json; metrics.json; loss.png;
+- config.json: the resolved config and the stage's inputs; trainer_state.json; metrics.json (with the examples per
+  task of stage 4's mix); loss.png;
 - mlflow_run.json: the stage's MLflow run, which evaluations of the stage log into.
 Resumable checkpoints go to <out>.checkpoints/ (outside the output, which Snakemake clears before a rerun) and are
 removed once the stage has finished.
@@ -30,14 +31,17 @@ from skeletonllm.memory import peak_rss_mb
 from skeletonllm.model.build import load_mllm
 from skeletonllm.model.processor import load_processor
 from skeletonllm.model.skeleton_llm import SkeletonLLM
+from skeletonllm.progress import progress
 from skeletonllm.render.base import draction_preset
 from skeletonllm.render.draction import DrAction
 from skeletonllm.render.renderers import make_renderer
-from skeletonllm.train import data, tracking
+from skeletonllm.eval.caption import references
+from skeletonllm.eval.qa import question_answers
 from skeletonllm.eval.samples import evenly
+from skeletonllm.train import data, tracking
 from skeletonllm.train.evaluate import mqa_accuracy
 from skeletonllm.train.plots import plot_loss
-from skeletonllm.train.stages import Stage, attach_lora, merge_lora, set_trainable
+from skeletonllm.train.stages import Stage, attach_lora, get_stage, merge_lora, set_trainable
 
 MLLM_DIR = "mllm"
 RUN_ID_FILE = "mlflow_run_id"
@@ -46,7 +50,8 @@ RUN_ID_FILE = "mlflow_run_id"
 @dataclass(frozen=True)
 class StageInputs:
     """Where a stage reads from and writes to. init: the previous stage's directory (None for the first stage,
-    which starts from `model` and a fresh renderer)."""
+    which starts from `model` and a fresh renderer); captions_data and captions_split: the HumanML3D-style dataset
+    and split whose training texts stage 4 learns to caption (None when it does not)."""
 
     model: Path
     data: Path
@@ -55,6 +60,8 @@ class StageInputs:
     rationales: Path
     init: Path | None
     out: Path
+    captions_data: Path | None = None
+    captions_split: Path | None = None
 
     @property
     def checkpoints(self) -> Path:
@@ -70,6 +77,11 @@ def default_inputs(config: dict, stage: int, out: Path | None = None) -> StageIn
     variant_dir = root / "train" / train["dataset"] / train["variant"]
     stages = sorted(train["stages"])
     previous = [number for number in stages if number < stage]
+    captions = config["captions"]
+    captioned = get_stage(stage).mixes and "caption" in train["refine_tasks"]
+    if captioned and not captions["dataset"]:
+        raise CommandError("config: train.refine_tasks has caption, but captions.dataset names no dataset")
+    caption_split = (captions["split"] or train["split"]) + ".json"
     return StageInputs(
         model=root / "models" / config["model"]["name"],
         data=root / "data" / train["dataset"],
@@ -78,6 +90,8 @@ def default_inputs(config: dict, stage: int, out: Path | None = None) -> StageIn
         rationales=root / "teacher" / train["dataset"] / f"{protocol}_{class_split}" / "rationales.jsonl",
         init=variant_dir / f"stage{previous[-1]}" if previous else None,
         out=out or variant_dir / f"stage{stage}",
+        captions_data=root / "data" / captions["dataset"] if captioned else None,
+        captions_split=root / "splits" / captions["dataset"] / caption_split if captioned else None,
     )
 
 
@@ -155,6 +169,32 @@ def stage_examples(config: dict, stage: Stage, inputs: StageInputs, dataset: Pre
         pool, k, seed)
 
 
+def refine_mix(config: dict, inputs: StageInputs, dataset: PreparedDataset, split: data.Split,
+               processor) -> dict[str, data.ClipExamples]:
+    """The example sets stage 4 adds to its MQA (train.refine_tasks): caption, one reference text per training
+    sample of inputs.captions_split (drawn per epoch); qa, one question the measured motion answers per training
+    sample of the split that has one (drawn per epoch). CommandError when a set would be empty."""
+    train = config["train"]
+    frames, seed = train["frames"], train["seed"]
+    parts = {}
+    if "caption" in train["refine_tasks"]:
+        texts = PreparedDataset(inputs.captions_data)
+        ids = data.Split.load(inputs.captions_split).parts["train"]
+        if not ids:
+            raise CommandError(f"{inputs.captions_split}: no training samples to learn captions from")
+        parts["caption"] = data.ClipExamples(texts, ids, partial(data.caption_examples, references(texts, ids), seed),
+                                             processor, frames, seed, train=True)
+    if "qa" in train["refine_tasks"]:
+        asked = {sample_id: [(text, answer) for _, text, answer in question_answers(dataset, sample_id)]
+                 for sample_id in progress(split.parts["train"], desc="QA answers", unit="clip")}
+        asked = {sample_id: questions for sample_id, questions in asked.items() if questions}
+        if not asked:
+            raise CommandError(f"{inputs.split}: the measured motion answers no question for any training sample")
+        parts["qa"] = data.ClipExamples(dataset, list(asked), partial(data.question_examples, list(asked.values()),
+                                                                      seed), processor, frames, seed, train=True)
+    return parts
+
+
 def training_arguments(config: dict, stage: Stage, inputs: StageInputs, device: str):
     """The Trainer's arguments of a stage, from config."""
     from transformers import TrainingArguments
@@ -188,7 +228,7 @@ def training_arguments(config: dict, stage: Stage, inputs: StageInputs, device: 
     )
 
 
-def epoch_callback(dataset: data.ClipExamples):
+def epoch_callback(dataset: data.TaskMix):
     """A TrainerCallback that tells the dataset the epoch at its start, for the per-epoch draws of candidates,
     negatives and frames."""
     from transformers import TrainerCallback
@@ -235,7 +275,7 @@ class StageSetup:
     processor: object
     dataset: PreparedDataset
     split: data.Split
-    examples: data.ClipExamples
+    examples: data.TaskMix
     trainer: object
     trainable: dict[str, int]
 
@@ -257,8 +297,12 @@ def setup_stage(config: dict, stage: Stage, inputs: StageInputs, device: str) ->
     if train["gradient_checkpointing"]:
         model.mllm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     ids, examples = stage_examples(config, stage, inputs, dataset, split)
-    examples_set = data.ClipExamples(dataset, ids, examples, processor, train["frames"], train["seed"], train=True)
-    collator = data.ClipCollator(dataset.topology.name, processor.tokenizer.pad_token_id)
+    parts = {stage.task: data.ClipExamples(dataset, ids, examples, processor, train["frames"], train["seed"],
+                                           train=True)}
+    if stage.mixes:
+        parts.update(refine_mix(config, inputs, dataset, split, processor))
+    examples_set = data.TaskMix(parts)
+    collator = data.ClipCollator(processor.tokenizer.pad_token_id)
     trainer = Trainer(model=model, args=training_arguments(config, stage, inputs, device), train_dataset=examples_set,
                       data_collator=collator, callbacks=[epoch_callback(examples_set)])
     return StageSetup(model, processor, dataset, split, examples_set, trainer, trainable)
@@ -288,7 +332,7 @@ def run_stage(config: dict, config_name: str, stage: Stage, inputs: StageInputs)
     metrics = {
         "stage": stage.number, "task": stage.task, "variant": train["variant"], "seed": train["seed"],
         "loss_first": losses[0][1], "loss_last": losses[-1][1], "steps": trainer.state.global_step,
-        "examples": len(setup.examples), "samples_per_s": result.metrics["train_samples_per_second"],
+        "examples": len(setup.examples), "examples_by_task": setup.examples.counts, "samples_per_s": result.metrics["train_samples_per_second"],
         "train_seconds": result.metrics["train_runtime"], "peak_mb": peak_memory_mb(device), "device": device,
         "seen_mqa_accuracy": evaluation["accuracy"], "chance": evaluation["chance"],
         "eval_samples": evaluation["samples"], "trainable_params": sum(setup.trainable.values()),

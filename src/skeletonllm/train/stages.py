@@ -5,7 +5,7 @@
 | 1 render warm-up | renderer + projector | MQA |
 | 2 Disc-FT | renderer + projector | YES/NO with mined hard negatives |
 | 3 CR-Distill | renderer + projector + LLM LoRA | teacher rationale ending "Label: x" |
-| 4 refine | projector + LLM LoRA (renderer frozen) | MQA |
+| 4 refine | projector + LLM LoRA (renderer frozen) | MQA, plus the train.refine_tasks mix (caption, qa) |
 
 The vision tower, the LLM and its lm_head stay frozen, except the parts `unfreeze` names (BASE_PARTS); the
 renderer stays frozen in stage 4 either way. LoRA is merged into the base after stages 3 and 4.
@@ -41,13 +41,14 @@ class Stage:
     task: str  # mqa, disc or reason
     trains_renderer: bool
     lora: bool
+    mixes: bool = False  # adds the tasks of train.refine_tasks (caption, qa) to its own
 
 
 STAGES = {
     1: Stage(1, "render warm-up", "mqa", trains_renderer=True, lora=False),
     2: Stage(2, "Disc-FT", "disc", trains_renderer=True, lora=False),
     3: Stage(3, "CR-Distill", "reason", trains_renderer=True, lora=True),
-    4: Stage(4, "refine", "mqa", trains_renderer=False, lora=True),
+    4: Stage(4, "refine", "mqa", trains_renderer=False, lora=True, mixes=True),
 }
 
 
