@@ -66,7 +66,8 @@ def results(tmp_path) -> Path:
                "ucla": {"accuracy": 0.6, "chance": 0.25, "samples": 30, "classes": ["a", "b"], "topology": "ucla"}}
     write(root, "eval/synth/full/crossformat", "crossformat", accuracy=0.5, chance=0.175, targets=targets)
     write(root, "eval/synth/full/gzsl", "gzsl", accuracy=0.6, chance=0.04, seen=0.8, unseen=0.4, harmonic_mean=0.5333)
-    write(root, "eval/synth/full/caption", "caption", bleu4=12.345, rouge_l=0.3, cider=0.45, embedding_similarity=0.6)
+    write(root, "eval/synth/full/caption", "caption", bleu4=12.345, rouge_l=0.3, cider=0.45, embedding_similarity=0.6,
+          accuracy=0.25, chance=0.03125)
     write(root, "eval/synth/full/qa", "qa", accuracy=0.55, chance=0.25, per_type={"count": 0.5, "direction": 0.625})
     return root
 
@@ -122,8 +123,9 @@ def test_gzsl_captioning_and_qa_tables(results, tmp_path):
     assert [cell(gzsl, column, method=OURS) for column in ("seen (%)", "unseen (%)", "harmonic mean (%)")] \
         == ["80.00", "40.00", "53.33"]
     captions = read(out, "captioning")
-    assert [cell(captions, column, method=OURS) for column in ("BLEU-4", "ROUGE-L", "CIDEr", "embedding similarity")] \
-        == ["12.35", "0.3000", "0.4500", "0.6000"]
+    columns = ("BLEU-4", "ROUGE-L", "CIDEr", "embedding similarity", "R@1 of 32 (%)", "chance (%)")
+    assert [cell(captions, column, method=OURS) for column in columns] \
+        == ["12.35", "0.3000", "0.4500", "0.6000", "25.00", "3.12"]
     qa = read(out, "qa")
     assert list(qa.columns) == ["method", "dataset", "split", "accuracy (%)", "count (%)", "direction (%)"]
     assert [cell(qa, column, method=OURS) for column in ("accuracy (%)", "count (%)", "direction (%)")] \

@@ -38,7 +38,7 @@ TITLES = {
     "main": "Main results: top-1 accuracy (%)",
     "crossformat": "Cross-format transfer: top-1 accuracy on the shared classes",
     "gzsl": "Generalized zero-shot recognition (%)",
-    "captioning": "Captioning (BLEU-4 on 0-100, the others on 0-1)",
+    "captioning": "Captioning (BLEU-4 on 0-100, ROUGE-L, CIDEr and similarity on 0-1, retrieval in %)",
     "qa": "Question answering: accuracy (%)",
 }
 NO_RUN = "_No run produced this table: no metrics.json of its task was found._"
@@ -215,11 +215,14 @@ def gzsl_table(runs: list[Run]) -> pd.DataFrame:
 
 
 def captioning_table(runs: list[Run]) -> pd.DataFrame:
-    """Captioning metrics on their own scales: BLEU-4 (0-100), ROUGE-L, CIDEr and embedding similarity."""
+    """Captioning metrics on their own scales: BLEU-4 (0-100), ROUGE-L, CIDEr, embedding similarity, and the
+    retrieval top 1 (%) with its chance (%)."""
     return _task_table(runs, "caption", [("BLEU-4", _field("bleu4"), 1.0, 2),
                                          ("ROUGE-L", _field("rouge_l"), 1.0, 4),
                                          ("CIDEr", _field("cider"), 1.0, 4),
-                                         ("embedding similarity", _field("embedding_similarity"), 1.0, 4)])
+                                         ("embedding similarity", _field("embedding_similarity"), 1.0, 4),
+                                         ("R@1 of 32 (%)", _field("accuracy"), 100.0, 2),
+                                         ("chance (%)", _field("chance"), 100.0, 2)])
 
 
 def _question_type(name: str) -> Callable[[Run], float | None]:
