@@ -1,4 +1,5 @@
 # SkeletonLLM.  `make run`: the pipeline on the embedded default (synthetic data, CPU).  `make test`: the test suite.
+# `make ablations`: the whole ablation grid (every variant, 3 seeds) on the embedded default.
 # Both create .venv when missing and install into it (torch first, then the package with its test extra); the
 # install is skipped while its stamp is newer than pyproject.toml and the venv.  Both also install the SLURM
 # profile as the named Snakemake profile `slurm`, so `snakemake --profile slurm <target>` works from here.
@@ -22,10 +23,14 @@ PROFILE_DIR := $(CURDIR)/workflow/profiles/slurm
 # Rules call the `skeletonllm` console script, so the venv's bin comes first on PATH (SLURM jobs inherit it).
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test install profile dvc
+.PHONY: run ablations test install profile dvc
 
 run: install
 	snakemake --cores $(CORES) all
+
+# The whole ablation grid on the embedded default: every entry of `variants` x ablation.grid_seeds (0 1 2).
+ablations: install
+	snakemake --cores $(CORES) all --config ablation_grid=True
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -60,12 +60,14 @@ def write_config(path: Path, config: dict) -> Path:
 def small_config(tmp_path) -> Path:
     """The embedded default shrunk for quick real runs: a small synth archive, only the `synth` dataset, a few
     training steps per stage and 4 samples per evaluation task (no crossformat and no captions: no other format is
-    prepared; stage 4 still mixes in the motion questions)."""
+    prepared; stage 4 still mixes in the motion questions); the runs full and stages_1_4, the latter evaluated on
+    open-vocab only."""
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["synth"].update(subjects=3, repetitions=1, cameras=3)
     config["datasets"] = {"synth": config["datasets"]["synth"]}
     config["train"].update(TINY_TRAINING, epochs=QUICK_EPOCHS, refine_tasks=["qa"])
     config["eval"].update(tasks=["openvocab", "gzsl", "closed"], crossformat_targets=[], samples=4, batch_size=4)
+    config["ablation"].update(variants=["full", "stages_1_4"], tasks=["openvocab"])
     return write_config(tmp_path / "small.yaml", config)
 
 

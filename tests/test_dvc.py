@@ -17,6 +17,7 @@ import yaml
 from PIL import Image
 
 from conftest import QUICK_EPOCHS, REPO, TINY_TRAINING, VENV_BIN, write_config
+from skeletonllm.variants import apply_variant
 from skeletonllm.workflow_dag import recording_obstacle
 
 PIPELINE = yaml.safe_load((REPO / "dvc.yaml").read_text())
@@ -65,8 +66,11 @@ def test_stages_mirror_the_rules():
     expected = {"synth", "download-synth"} | {f"{rule}-{name}" for rule in ("prepare", "splits") for name in datasets}
     expected |= {f"render_preview-{name}" for name in renderers}
     expected |= {"mine-synth", "teach-synth-xsub-s19u5"}  # mining.datasets, teacher.datasets x teacher.splits
-    expected |= {"build_model"} | {f"train_stage{stage}" for stage in config["train"]["stages"]}
-    expected |= {f"evaluate-{task}" for task in config["eval"]["tasks"]}
+    runs = config["ablation"]["variants"]  # full (the main run) and two ablation variants, seed 0
+    expected |= {"build_model"} | {f"train_stage{stage}-{variant}" for variant in runs
+                                   for stage in apply_variant(config, variant)["train"]["stages"]}
+    expected |= {f"evaluate-full-{task}" for task in config["eval"]["tasks"]}
+    expected |= {f"evaluate-{variant}-{task}" for variant in runs[1:] for task in config["ablation"]["tasks"]}
     expected |= {f"baseline_evaluate-{task}" for task in config["eval"]["tasks"] if task not in ("caption", "qa")}
     expected |= {"baseline_train", "tables"}
     assert set(STAGES) == expected
@@ -79,13 +83,16 @@ def test_stages_mirror_the_rules():
     )
     assert STAGES["splits-synth"]["deps"][0] == "results/data/synth/index.parquet"
     assert "render.device" in STAGES["render_preview-draction"]["params"][0]["config/config.yaml"]
-    stage3 = STAGES["train_stage3"]
+    stage3 = STAGES["train_stage3-full"]
     assert {"results/train/synth/full/stage2", "results/teacher/synth/xsub_s19u5/rationales.jsonl",
             "results/splits/synth"} <= set(stage3["deps"])
     assert stage3["params"] == [{"config/config.yaml": ["model", "resources.train.gpu", "resources.train.nodes",
-                                                        "train"]}]
-    assert "results/models/tiny" in STAGES["train_stage1"]["deps"]
-    assert "results/mining/synth/hard_negatives.json" in STAGES["train_stage2"]["deps"]
+                                                        "train", "variants.full"]}]
+    assert "results/models/tiny" in STAGES["train_stage1-full"]["deps"]
+    assert "results/mining/synth/hard_negatives.json" in STAGES["train_stage2-full"]["deps"]
+    ablated = STAGES["train_stage4-stages_1_4"]  # its stage 4 starts from its stage 1 and tracks its own overrides
+    assert "results/train/synth/stages_1_4/stage1" in ablated["deps"]
+    assert "variants.stages_1_4" in ablated["params"][0]["config/config.yaml"]
 
 
 def test_stage_commands_read_the_config_at_run_time():
@@ -157,6 +164,7 @@ def small_pipeline_config() -> dict:
     config["datasets"] = {"synth": config["datasets"]["synth"]}
     config["render"].update(renderers=[RENDERER], preview_samples=1, size=112)
     config["eval"].update(tasks=["openvocab", "closed"], crossformat_targets=[], samples=4, batch_size=4)
+    config["ablation"]["variants"] = ["full"]
     return config
 
 

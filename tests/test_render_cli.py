@@ -439,6 +439,7 @@ def test_render_config_reaches_the_preview_flags(tmp_path, snakemake):
     config["datasets"] = {name: config["datasets"][name] for name in ("synth_kinetics", "synth")}
     config["eval"].update(crossformat_targets=["synth_kinetics"], tasks=["openvocab", "crossformat"])
     config["train"]["refine_tasks"] = ["qa"]  # no HumanML3D-style dataset to learn captions from
+    config["ablation"]["tasks"] = ["openvocab"]  # ablation runs are evaluated on tasks of eval.tasks
     result = snakemake(tmp_path, "-n", "-p", "all", "--configfile", str(write_config(tmp_path / "first.yaml", config)))
     assert result.returncode == 0, result.stdout
     assert "--data results/data/synth_kinetics --preview 2 " in _preview_jobs(result.stdout)[0]["shell"]

@@ -60,7 +60,9 @@ def test_every_rule_runs_through_slurm(cluster, tmp_path, tiny_config, venv_env,
     assert (results / "mining" / "synth" / "hard_negatives.json").exists()
     assert (results / "teacher" / "synth" / "xsub_s19u5" / "rationales.jsonl").stat().st_size > 0
     assert (results / "train" / "synth" / "full" / "stage4" / "metrics.json").exists()
-    assert (results / "tables" / "main.csv").exists()  # evaluation, baseline and tables: the local rule tables
+    assert (results / "train" / "synth" / "stages_1_4" / "stage4" / "metrics.json").exists()
+    ablation = pd.read_csv(results / "tables" / "ablation.csv")  # evaluation, baseline and tables: a local rule
+    assert ablation["variant"].tolist()[:2] == ["full", "stages_1_4"]
 
     # The jobs really went through SLURM: slurmctld still lists them (MinJobAge), one per non-local rule, all
     # completed; the comment Snakemake gives each job names its rule. download, build_model and tables are local
@@ -69,9 +71,11 @@ def test_every_rule_runs_through_slurm(cluster, tmp_path, tiny_config, venv_env,
     assert jobs.returncode == 0, jobs.stderr
     rows = [line.split("|") for line in jobs.stdout.splitlines() if line.strip()]
     rules = sorted(comment.split("_wildcards")[0].removeprefix("rule_") for comment, _ in rows)
-    tasks = len(yaml.safe_load(tiny_config.read_text())["eval"]["tasks"])
+    config = yaml.safe_load(tiny_config.read_text())
+    tasks, ablated = len(config["eval"]["tasks"]), len(config["ablation"]["tasks"])
     assert rules == sorted(["mine", "prepare", "render_preview", "splits", "synth", "teach", "train_stage1",
-                            "train_stage2", "train_stage3", "train_stage4", "baseline_train",
-                            *["evaluate"] * tasks, *["baseline_evaluate"] * tasks]), jobs.stdout
+                            "train_stage2", "train_stage3", "train_stage4", "train_stage1", "train_stage4",
+                            "baseline_train", *["evaluate"] * (tasks + ablated),
+                            *["baseline_evaluate"] * tasks]), jobs.stdout
     assert {state for _, state in rows} == {"COMPLETED"}, jobs.stdout
     print(f"SLURM run of every rule: {elapsed:.0f} s")

@@ -1,6 +1,6 @@
 """`skeletonllm tables`: known metrics.json files in, exact numbers back from the CSVs (seeds as mean ± std, the
-paper's rows kept apart, cross-format targets, GZSL, captioning, QA), every file written even for a task without
-runs, and broken or missing metrics as a CommandError."""
+paper's rows kept apart, the ablation per variant over seeds, cross-format targets, GZSL, captioning, QA), every
+file written even for a task without runs, and broken or missing metrics as a CommandError."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from skeletonllm.eval import tables, tables_cli
 
 SPLIT = "xsub/s19u5"
 OPEN = f"synth {SPLIT} open-vocab"
+CLOSED = f"synth {SPLIT} closed"
+ABLATION_REPORTED = "NTU-60 48/12 open-vocab (reported)"
 OURS = "SkeletonLLM (full, stage 4)"
 BASELINE = "feature baseline"
-TABLES = ("main", "crossformat", "gzsl", "captioning", "qa")
+TABLES = ("main", "ablation", "crossformat", "gzsl", "captioning", "qa")
 
 
 def write(results: Path, relative: str, task: str, method: str = "SkeletonLLM", seed: int = 0, **fields) -> None:
@@ -70,6 +72,82 @@ def results(tmp_path) -> Path:
           accuracy=0.25, chance=0.03125)
     write(root, "eval/synth/full/qa", "qa", accuracy=0.55, chance=0.25, per_type={"count": 0.5, "direction": 0.625})
     return root
+
+
+@pytest.fixture
+def ablation_results(tmp_path) -> Path:
+    """SkeletonLLM variants as the pipeline lays them out (first seed in <variant>/, others in <variant>/seed<S>/):
+    full over seeds 0, 1, 2 (open-vocab) plus a closed run, stages_1_4 and frames_8 (which sorts before "full") over
+    one seed, render_3d_velocity over two; and a feature-baseline run that the ablation leaves out."""
+    root = tmp_path / "results"
+    for seed, accuracy in ((0, 0.6), (1, 0.7), (2, 0.8)):
+        folder = "full" if seed == 0 else f"full/seed{seed}"
+        write(root, f"eval/synth/{folder}/openvocab", "openvocab", seed=seed, accuracy=accuracy, chance=0.2)
+    write(root, "eval/synth/full/closed", "closed", accuracy=0.9, chance=0.05)
+    write(root, "eval/synth/stages_1_4/openvocab", "openvocab", variant="stages_1_4", accuracy=0.55, chance=0.2)
+    write(root, "eval/synth/frames_8/openvocab", "openvocab", variant="frames_8", accuracy=0.3, chance=0.2)
+    write(root, "eval/synth/render_3d_velocity/openvocab", "openvocab", variant="render_3d_velocity", accuracy=0.4,
+          chance=0.2)
+    write(root, "eval/synth/render_3d_velocity/seed1/openvocab", "openvocab", variant="render_3d_velocity", seed=1,
+          accuracy=0.5, chance=0.2)
+    write(root, "baseline/synth/openvocab", "openvocab", method=BASELINE, accuracy=0.25, chance=0.2)
+    return root
+
+
+REPORTED_ABLATIONS = ["full (reported, paper)", "no_cond_label (reported, paper)", "no_final_label (reported, paper)",
+                      "render_3d_velocity (reported, paper)", "stages_1_2_4 (reported, paper)",
+                      "stages_1_4 (reported, paper)"]
+
+
+def test_ablation_table_has_one_row_per_variant_over_its_seeds(ablation_results, tmp_path):
+    out = tmp_path / "tables"
+    assert run_tables(ablation_results, out) == 0
+    ablation = read(out, "ablation")
+    assert list(ablation.columns) == ["variant", "stage", OPEN, CLOSED, "seeds", ABLATION_REPORTED]
+    assert list(ablation["variant"]) == ["full", "frames_8", "render_3d_velocity", "stages_1_4", *REPORTED_ABLATIONS]
+    assert cell(ablation, OPEN, variant="full") == "70.00 ± 10.00 (n=3)"
+    assert cell(ablation, OPEN, variant="render_3d_velocity") == "45.00 ± 7.07 (n=2)"
+    assert cell(ablation, OPEN, variant="stages_1_4") == "55.00"
+    assert cell(ablation, OPEN, variant="frames_8") == "30.00"
+    assert cell(ablation, CLOSED, variant="full") == "90.00"
+    assert cell(ablation, CLOSED, variant="stages_1_4") == ""
+    assert [cell(ablation, "seeds", variant=name) for name in ("full", "render_3d_velocity", "stages_1_4")] \
+        == ["3", "2", "1"]
+    assert [cell(ablation, "stage", variant=name) for name in ("full", "render_3d_velocity", "stages_1_4")] \
+        == ["4", "4", "4"]
+    assert "25.00" not in set(ablation[OPEN]) and BASELINE not in set(ablation["variant"])
+
+
+def test_ablation_reported_numbers_sit_in_their_own_rows_and_column(ablation_results, tmp_path):
+    out = tmp_path / "tables"
+    run_tables(ablation_results, out)
+    ablation = read(out, "ablation")
+    reported = {"full": "64.72", "no_cond_label": "64.58", "no_final_label": "63.77",
+                "render_3d_velocity": "56.18 / 58.77", "stages_1_2_4": "63.37", "stages_1_4": "62.09"}
+    assert {name: cell(ablation, ABLATION_REPORTED, variant=f"{name} (reported, paper)") for name in reported} \
+        == reported
+    measured = ablation[~ablation["variant"].isin(REPORTED_ABLATIONS)]
+    assert len(measured) == 4 and set(measured[ABLATION_REPORTED]) == {""}
+    paper = ablation[ablation["variant"].isin(REPORTED_ABLATIONS)]
+    assert {column: set(paper[column]) for column in ("stage", OPEN, CLOSED, "seeds")} \
+        == dict.fromkeys(("stage", OPEN, CLOSED, "seeds"), {""})
+    markdown = (out / "ablation.md").read_text()
+    assert tables.NO_RUN not in markdown and "| full | 4 | 70.00 ± 10.00 (n=3) | 90.00 | 3 |  |" in markdown
+    assert r"70.00 $\pm$ 10.00 (n=3)" in (out / "ablation.tex").read_text()
+
+
+def test_ablation_without_skeletonllm_runs_keeps_only_the_reported_rows(tmp_path):
+    results = tmp_path / "results"
+    write(results, "baseline/synth/openvocab", "openvocab", method=BASELINE, accuracy=0.25, chance=0.2)
+    run_tables(results)
+    out = results / "tables"
+    ablation = read(out, "ablation")
+    assert list(ablation.columns) == ["variant", "stage", "seeds", ABLATION_REPORTED]
+    assert list(ablation["variant"]) == REPORTED_ABLATIONS
+    markdown = (out / "ablation.md").read_text()
+    assert tables.NO_RUN in markdown and "| render_3d_velocity (reported, paper) |  |  | 56.18 / 58.77 |" in markdown
+    assert "(ablation.md) (no run produced it)" in (out / "index.md").read_text()
+    assert tables.NO_RUN not in (out / "main.md").read_text()
 
 
 def test_main_table_aggregates_seeds_and_keeps_the_baseline_and_closed_columns(results, tmp_path, capsys):

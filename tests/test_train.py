@@ -5,20 +5,25 @@ model; each on the real tiny model and the small synth data of the train_inputs 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
+from skeletonllm.cli import main
 from skeletonllm.config import load_config
 from skeletonllm.data.prepared import PreparedDataset
-from skeletonllm.errors import CommandError
+from skeletonllm.errors import ERROR_STATUS, CommandError
 from skeletonllm.eval.caption import references
 from skeletonllm.eval.qa import question_answers
 from skeletonllm.model.presets import internvl3_config, mllm_from_config
 from skeletonllm.train.data import Split
-from skeletonllm.train.run import StageInputs, default_inputs, last_complete_checkpoint, setup_stage
+from skeletonllm.render.renderers import VelocityRenderer
+from skeletonllm.train.run import (StageInputs, default_inputs, last_complete_checkpoint, load_stage, setup_stage,
+                                  write_stage)
 from skeletonllm.train.stages import STAGES, attach_lora, merge_lora, set_trainable
+from skeletonllm.variants import apply_variant
 
 
 @pytest.fixture(autouse=True)
@@ -152,6 +157,39 @@ def test_captions_without_a_dataset_or_texts_are_clear_errors(train_inputs, tmp_
     config = stage_config(train_inputs, refine_tasks=["caption"], captions={"dataset": "synth_ucla"})
     with pytest.raises(CommandError, match="no 'captions' column"):
         setup_stage(config, STAGES[4], stage_inputs(config, 4, tmp_path), "cpu")
+
+
+def test_a_fixed_renderer_variant_trains_the_mllm_and_is_stored_with_its_stage(train_inputs, tmp_path):
+    config = stage_config(train_inputs, renderer="3d_velocity", weight_decay=0.0, warmup_ratio=0.0)
+    inputs = stage_inputs(config, 1, tmp_path)
+    setup = setup_stage(config, STAGES[1], inputs, "cpu")
+    assert isinstance(setup.model.renderer, VelocityRenderer) and setup.trainable["renderer"] == 0
+    projector = {name: value for name, value in snapshot(setup.model).items() if "multi_modal_projector" in name}
+    setup.trainer.args.max_steps = 1
+    setup.trainer.train()
+    after = snapshot(setup.model)
+    assert all(not torch.equal(value, after[name]) for name, value in projector.items())
+    write_stage(inputs, setup.model, setup.processor, config, STAGES[1], setup.trainer, {}, [(1, 1.0)])
+    loaded, _ = load_stage(inputs.out, "auto")
+    assert isinstance(loaded.renderer, VelocityRenderer)
+    batch = setup.trainer.data_collator([setup.examples[0]])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.batch_pixel_values(batch["clips"]),
+                                   setup.model.batch_pixel_values(batch["clips"]))
+
+
+def test_a_variant_and_a_seed_choose_the_run_folder_and_its_stages(train_inputs, capsys):
+    config = stage_config(train_inputs)
+    root = Path(config["results"]) / "train" / "synth"
+    inputs = default_inputs(apply_variant(config, "stages_1_4", 1), 4, base_seed=config["train"]["seed"])
+    assert (inputs.out, inputs.init) == (root / "stages_1_4/seed1/stage4", root / "stages_1_4/seed1/stage1")
+    inputs = default_inputs(apply_variant(config, "stages_1_4"), 4)
+    assert (inputs.out, inputs.init) == (root / "stages_1_4/stage4", root / "stages_1_4/stage1")
+    configfile = next(train_inputs.glob("config_*.yaml"))
+    assert main(["train", "--stage", "2", "--config", str(configfile), "--variant", "stages_1_4"]) == ERROR_STATUS
+    assert "variant 'stages_1_4' has no stage 2 (its train.stages: [1, 4])" in capsys.readouterr().err
+    assert main(["train", "--stage", "1", "--config", str(configfile), "--variant", "nope"]) == ERROR_STATUS
+    assert "unknown variant 'nope'" in capsys.readouterr().err
 
 
 def test_unfreeze_trains_the_named_base_parts(train_inputs, tmp_path):

@@ -15,6 +15,7 @@ import yaml
 from snakemake.utils import validate
 
 from conftest import REPO, write_config
+from skeletonllm.variants import apply_variant
 from skeletonllm.workflow_dag import config_problem
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -93,7 +94,7 @@ def test_schema_dataset_names_are_the_prepare_registry():
 @pytest.mark.parametrize(
     "edit, expected",
     [
-        (lambda c: c.update(wrokers=3), "invalid config: unknown key 'wrokers' (allowed there: archives, baseline, captions, datasets,"),
+        (lambda c: c.update(wrokers=3), "invalid config: unknown key 'wrokers' (allowed there: ablation, ablation_grid, archives, baseline, captions,"),
         (lambda c: c["datasets"]["synth"].update(subdirr="x"),
          "invalid config: unknown key 'datasets.synth.subdirr' (allowed there: archive, subdir)"),
         (lambda c: c["resources"]["prepare"].update(gpus=1), "unknown key 'resources.prepare.gpus'"),
@@ -171,9 +172,10 @@ def test_dry_run_dag_of_the_embedded_default(tmp_path, snakemake):
              "train_stage1", "train_stage2", "train_stage3", "train_stage4", "evaluate", "baseline_train",
              "baseline_evaluate", "tables")
     counts = {rule: sum(job["rule"] == rule for job in jobs) for rule in rules}
+    # runs full (stages 1-4, every task), stages_1_4 and render_3d_velocity (1-4), these two on open-vocab and closed
     assert counts == {"synth": 1, "download": 1, "prepare": 4, "splits": 4, "render_preview": 5, "mine": 1, "teach": 1,
-                      "build_model": 1, "train_stage1": 1, "train_stage2": 1, "train_stage3": 1, "train_stage4": 1,
-                      "evaluate": 6, "baseline_train": 1, "baseline_evaluate": 4, "tables": 1}
+                      "build_model": 1, "train_stage1": 3, "train_stage2": 2, "train_stage3": 2, "train_stage4": 3,
+                      "evaluate": 6 + 2 + 2, "baseline_train": 1, "baseline_evaluate": 4, "tables": 1}
     command_of = {"render_preview": "render", "build_model": "build-model", "baseline_train": "baseline train",
                   "baseline_evaluate": "baseline evaluate"}  # rules named unlike their command
     launcher = str(REPO / "workflow" / "scripts" / "launch_train.sh")
@@ -184,6 +186,8 @@ def test_dry_run_dag_of_the_embedded_default(tmp_path, snakemake):
         if job["rule"].startswith("train_stage"):  # on the CPU (resources.train.gpu 0): one process, no srun
             stage = job["rule"].removeprefix("train_stage")
             assert job["shell"].startswith(f"{launcher} 0 1 skeletonllm train --stage {stage} --config "), job
+            variant = re.search(r"results/train/synth/(\w+)/stage", job["shell"])[1]
+            assert f" --variant {variant} --seed 0 --out results/train/synth/{variant}/stage{stage} " in job["shell"]
         else:
             assert job["shell"].startswith(f"skeletonllm {command_of.get(job['rule'], job['rule'])} "), job
         assert re.search(r"runtime=\d+", job["resources"]) and re.search(r"mem_mb=\d+", job["resources"]), job
@@ -195,11 +199,32 @@ def test_dry_run_dag_of_the_embedded_default(tmp_path, snakemake):
     assert re.search(r"--dataset synth_humanml3d +--split xsub/s19u5 ", evaluations["caption"])
     assert re.search(r"--dataset synth +--split xsub/s19u5 ", evaluations["qa"])
     assert evaluations["crossformat"].count("--target ") == 3 and "--features" in evaluations["gzsl"]
-    stage4 = next(job for job in jobs if job["rule"] == "train_stage4")  # it learns synth_humanml3d's captions
+    stage4 = next(job for job in jobs if job["rule"] == "train_stage4" and "/full/" in job["shell"])  # learns captions
+    ablated = [job["shell"] for job in jobs if job["rule"] == "evaluate" and "/full/" not in job["shell"]]
+    assert sorted(re.search(r"results/eval/synth/(\w+)/(\w+) ", shell).groups() for shell in ablated) == [
+        ("render_3d_velocity", "closed"), ("render_3d_velocity", "openvocab"), ("stages_1_4", "closed"),
+        ("stages_1_4", "openvocab")]
+    stages_1_4 = next(job for job in jobs if job["rule"] == "train_stage4" and "/stages_1_4/" in job["shell"])
+    assert "results/train/synth/stages_1_4/stage1" in stages_1_4["input"]
     assert "results/data/synth_humanml3d/manifest.json" in stage4["input"] and "results/splits/synth_humanml3d" in \
         stage4["input"]
-    stage3 = next(job for job in jobs if job["rule"] == "train_stage3")
+    stage3 = next(job for job in jobs if job["rule"] == "train_stage3" and "/full/" in job["shell"])
     assert "synth_humanml3d" not in stage3["input"]
+
+
+def test_the_ablation_grid_runs_every_variant_with_three_seeds(tmp_path, snakemake):
+    result = snakemake(tmp_path, "-n", "-p", "all", "--config", "ablation_grid=True")
+    assert result.returncode == 0, result.stdout
+    jobs = dry_run_jobs(result.stdout)
+    variants = load("config.yaml")["variants"]
+    stage4 = {re.search(r"results/train/synth/(\S+)/stage4 ", job["shell"])[1] for job in jobs
+              if job["rule"] == "train_stage4"}
+    assert stage4 == {f"{name}{seed}" for name in variants for seed in ("", "/seed1", "/seed2")}
+    seeded = next(job["shell"] for job in jobs if job["rule"] == "train_stage1" and "/frames_8/seed2/" in job["shell"])
+    assert " --variant frames_8 --seed 2 --out results/train/synth/frames_8/seed2/stage1 " in seeded
+    assert sum(job["rule"] == "train_stage3" for job in jobs) == 3 * sum(
+        3 in apply_variant(load("config.yaml"), name)["train"]["stages"] for name in variants)
+    assert sum(job["rule"] == "evaluate" for job in jobs) == 6 + (3 * len(variants) - 1) * 2
 
 
 def test_captions_need_a_dataset_of_the_config(tmp_path, snakemake):

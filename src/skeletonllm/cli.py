@@ -26,6 +26,7 @@ COMMANDS = {
     "evaluate": "skeletonllm.eval.cli",
     "baseline": "skeletonllm.baseline.cli",
     "tables": "skeletonllm.eval.tables_cli",
+    "runs": "skeletonllm.runs_cli",
     "predict": "skeletonllm.eval.predict",
     "bench": "skeletonllm.bench.cli",
 }

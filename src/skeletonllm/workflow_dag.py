@@ -38,8 +38,9 @@ DVC_STAGE_ENV = "DVC_STAGE"  # set by DVC for every stage command it runs
 
 
 def stage_name(rule: str, wildcards: Mapping[str, str]) -> str:
-    """DVC stage name of a Snakemake job: the rule, then its wildcard values ("prepare-synth_ucla")."""
-    return "-".join([rule, *wildcards.values()])
+    """DVC stage name of a Snakemake job: the rule, then its non-empty wildcard values without slashes
+    ("prepare-synth_ucla", "train_stage1-full-seed1" for variant "full" and seed "/seed1")."""
+    return "-".join([rule, *(value.strip("/") for value in wildcards.values() if value)])
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ trace back to their config keys, per-rule resources, the targets of `rule all`, 
 
 import os
 
+from skeletonllm.variants import ablation_runs, apply_variant, seed_of, seed_part
 from skeletonllm.workflow_dag import stage_name
 
 

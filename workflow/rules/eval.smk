@@ -1,15 +1,19 @@
-"""Evaluation of the trained variant (rule evaluate, `skeletonllm evaluate`): one job per task of eval.tasks on
-the stage eval.stage (default: the last configured one), over the samples of train.dataset and train.split;
+"""Evaluation of the trained runs (rule evaluate, `skeletonllm evaluate`): one job per task and run, on the stage
+eval.stage (default, or when the run's variant lacks it: the variant's last stage), over the samples of
+train.dataset and train.split. The main run (train.variant at train.seed) is evaluated on every task of eval.tasks,
+the other runs of the ablation on ablation.tasks;
 crossformat tests the same checkpoint on eval.crossformat_targets, other skeleton formats, without retraining, and
 caption reads captions.dataset (the one with reference texts) under captions.split (default train.split).
 
-Outputs: <results>/eval/<train.dataset>/<train.variant>/<task>/ with metrics.json, predictions.jsonl and plots.
+Outputs: <results>/eval/<train.dataset>/<variant>[/seed<S>]/<task>/ with metrics.json, predictions.jsonl and plots.
 """
 
 EVAL = config["eval"]
-EVAL_STAGE = EVAL["stage"] or max(TRAIN["stages"])
-if EVAL_STAGE not in TRAIN["stages"]:
-    raise ValueError(f"config: eval.stage is {EVAL_STAGE}, which is not one of train.stages: {TRAIN['stages']}")
+if EVAL["stage"] is not None and EVAL["stage"] not in TRAIN["stages"]:
+    raise ValueError(f"config: eval.stage is {EVAL['stage']}, which is not one of train.stages: {TRAIN['stages']}")
+for _task in config["ablation"]["tasks"]:
+    if _task not in EVAL["tasks"]:
+        raise ValueError(f"config: ablation.tasks names {_task!r}, which is not one of eval.tasks: {EVAL['tasks']}")
 for _target in EVAL["crossformat_targets"]:
     if _target not in config["datasets"]:
         raise ValueError(f"config: eval.crossformat_targets names {_target!r}, which is not one of datasets: {sorted(config['datasets'])}")
@@ -22,14 +26,31 @@ def task_dataset(task):
     return CAPTIONS["dataset"] if task == "caption" else TRAIN["dataset"]
 
 
-def eval_dir(task):
-    """The output folder of one evaluation task of the configured variant."""
-    return results("eval", TRAIN["dataset"], TRAIN["variant"], task)
+def eval_stage(variant):
+    """The stage evaluated of a variant: eval.stage where the variant trains it, else its last stage."""
+    stages = variant_stages(variant)
+    return EVAL["stage"] if EVAL["stage"] in stages else stages[-1]
+
+
+def eval_dir(task, variant="{variant}", seed="{seed}"):
+    """The output folder of one evaluation task of a run (a pattern with the run's wildcards by default)."""
+    return results("eval", TRAIN["dataset"], variant + seed, task)
+
+
+def run_tasks(variant, seed):
+    """The tasks a run is evaluated on: eval.tasks for the main run (train.variant at train.seed), else
+    ablation.tasks."""
+    return EVAL["tasks"] if (variant, seed) == (TRAIN["variant"], "") else config["ablation"]["tasks"]
 
 
 def eval_targets():
-    """Every configured task's evaluation folder."""
-    return [eval_dir(task) for task in EVAL["tasks"]]
+    """Every run's evaluation folders."""
+    return [eval_dir(task, variant, seed) for variant, seed in RUNS for task in run_tasks(variant, seed)]
+
+
+def evaluated_stage(wildcards):
+    """The stage directory a run's evaluation reads."""
+    return stage_dir(eval_stage(wildcards.variant), wildcards.variant, wildcards.seed)
 
 
 def task_resources(rule_name):
@@ -53,7 +74,7 @@ def task_data(wildcards):
 rule evaluate:
     input:
         unpack(task_data),
-        stage=stage_dir(EVAL_STAGE),
+        stage=evaluated_stage,
     output:
         directory(eval_dir("{task}")),
     params:
@@ -75,7 +96,7 @@ rule evaluate:
     wildcard_constraints:
         task="openvocab|gzsl|closed|crossformat|caption|qa",
     log:
-        log_path("evaluate", f"{TRAIN['dataset']}_{TRAIN['variant']}_{{task}}"),
+        log_path("evaluate", f"{TRAIN['dataset']}_{{variant}}{{seed}}_{{task}}"),
     resources:
         **task_resources("evaluate"),
     shell:

@@ -1,8 +1,13 @@
 """The model phase of the DAG: build_model (the MLLM every variant starts from) and one rule per training stage,
-train_stage1 to train_stage4, each starting from the previous configured stage's directory.
+train_stage1 to train_stage4, each starting from the previous stage of its run's variant.
 
-Outputs: <results>/models/<model.name>/ and <results>/train/<train.dataset>/<train.variant>/stage<N>/ for every N
-in train.stages. A train job runs `skeletonllm train --stage N --config <this run's config file>` through
+A run is one ablation variant (`variants`, applied by `skeletonllm train --variant`) trained with one seed; `rule
+all` asks for every run of ablation.variants x ablation.seeds (every variant x ablation.grid_seeds with
+ablation_grid, as `make ablations` sets it). Wildcards: variant, and seed = "" for the config's
+own train.seed or "/seed<S>" for another (skeletonllm.variants).
+
+Outputs: <results>/models/<model.name>/ and <results>/train/<train.dataset>/<variant>[/seed<S>]/stage<N>/ for every
+N in the variant's train.stages. A train job runs `skeletonllm train --stage N --config <this run's config file>` through
 workflow/scripts/launch_train.sh: on the CPU with resources.train.gpu = 0, else srun + torchrun over
 resources.train.nodes x gpu processes (DDP). A killed stage resumes from <stage>.checkpoints/ when rerun.
 """
@@ -20,14 +25,29 @@ if CAPTIONED and CAPTIONS["dataset"] not in config["datasets"]:
     raise ValueError(f"config: train.refine_tasks or eval.tasks has caption, but captions.dataset ({CAPTIONS['dataset']!r}) is not one of datasets: {sorted(config['datasets'])}")
 
 
-def stage_dir(stage):
-    """The directory of a training stage of the configured variant."""
-    return results("train", TRAIN["dataset"], TRAIN["variant"], f"stage{stage}")
+wildcard_constraints:
+    variant="[A-Za-z0-9_]+",
+    seed="(/seed[0-9]+)?",
+
+
+RUNS = [(name, seed_part(seed, TRAIN["seed"])) for name, seed in ablation_runs(config)]  # (variant, seed part)
+for _variant in config["variants"]:
+    apply_variant(config, _variant)  # an override of a key the config lacks stops the run here
+
+
+def variant_stages(variant):
+    """The sorted training stages of a variant."""
+    return sorted(apply_variant(config, variant)["train"]["stages"])
+
+
+def stage_dir(stage, variant="{variant}", seed="{seed}"):
+    """The directory of a training stage of a run (a pattern with the variant and seed wildcards by default)."""
+    return results("train", TRAIN["dataset"], variant + seed, f"stage{stage}")
 
 
 def train_targets():
-    """Every configured stage's directory."""
-    return [stage_dir(stage) for stage in sorted(TRAIN["stages"])]
+    """Every stage directory of every run (ablation variants x seeds)."""
+    return [stage_dir(stage, variant, seed) for variant, seed in RUNS for stage in variant_stages(variant)]
 
 
 def train_resources():
@@ -39,29 +59,36 @@ def train_resources():
 
 
 def stage_inputs(stage):
-    """What stage N reads: the data, its split and, for the first configured stage the MLLM, else the previous
-    stage; stage 2 also the hard negatives, stage 3 the teacher rationales, stage 4 the captions dataset and its
-    splits when train.refine_tasks has caption."""
-    previous = [number for number in sorted(TRAIN["stages"]) if number < stage]
-    inputs = {
-        "start": stage_dir(previous[-1]) if previous else MODEL_DIR,
-        "poses": os.path.join(TRAIN_DATA, "poses.npy"),
-        "index": os.path.join(TRAIN_DATA, "index.parquet"),
-        "manifest": os.path.join(TRAIN_DATA, "manifest.json"),
-        "splits": results("splits", TRAIN["dataset"]),
-    }
-    if stage == 2:
-        inputs["negatives"] = results("mining", TRAIN["dataset"], "hard_negatives.json")
-    if stage == 3:
-        inputs["rationales"] = results("teacher", TRAIN["dataset"], f"{PROTOCOL}_{CLASS_SPLIT}", "rationales.jsonl")
-    if stage == 4 and "caption" in TRAIN["refine_tasks"]:
-        inputs["captions"] = results("data", CAPTIONS["dataset"], "manifest.json")
-        inputs["captions_splits"] = results("splits", CAPTIONS["dataset"])
+    """An input function of stage N: the data, its split and, for the run's first stage the MLLM, else the run's
+    previous stage; stage 2 also the hard negatives, stage 3 the teacher rationales, stage 4 the captions dataset
+    and its splits when train.refine_tasks has caption."""
+
+    def inputs(wildcards):
+        stages = variant_stages(wildcards.variant)
+        if stage not in stages:
+            raise ValueError(f"variant {wildcards.variant!r} has no stage {stage} (its stages: {stages})")
+        previous = [number for number in stages if number < stage]
+        found = {
+            "start": stage_dir(previous[-1], wildcards.variant, wildcards.seed) if previous else MODEL_DIR,
+            "poses": os.path.join(TRAIN_DATA, "poses.npy"),
+            "index": os.path.join(TRAIN_DATA, "index.parquet"),
+            "manifest": os.path.join(TRAIN_DATA, "manifest.json"),
+            "splits": results("splits", TRAIN["dataset"]),
+        }
+        if stage == 2:
+            found["negatives"] = results("mining", TRAIN["dataset"], "hard_negatives.json")
+        if stage == 3:
+            found["rationales"] = results("teacher", TRAIN["dataset"], f"{PROTOCOL}_{CLASS_SPLIT}", "rationales.jsonl")
+        if stage == 4 and "caption" in TRAIN["refine_tasks"]:
+            found["captions"] = results("data", CAPTIONS["dataset"], "manifest.json")
+            found["captions_splits"] = results("splits", CAPTIONS["dataset"])
+        return found
+
     return inputs
 
 
 def stage_params(stage):
-    """The config a stage reads beyond train and model: stage 4 reads captions when it learns them."""
+    """The config a stage reads beyond train, model and its variant: stage 4 reads captions when it learns them."""
     return {"captions": ConfigValue("captions")} if stage == 4 and "caption" in TRAIN["refine_tasks"] else {}
 
 
@@ -82,28 +109,31 @@ rule build_model:
         " --out {output:q} > {log:q} 2>&1"
 
 
-for _stage in sorted(TRAIN["stages"]):
+for _stage in sorted({stage for name, _ in RUNS for stage in variant_stages(name)}):
 
     rule:
         name:
             f"train_stage{_stage}"
         input:
-            **stage_inputs(_stage),
+            unpack(stage_inputs(_stage)),
         output:
             directory(stage_dir(_stage)),
         params:
             stage=_stage,
             configfile=TRAIN_CONFIGFILE,
             launcher=os.path.join(workflow.basedir, "workflow", "scripts", "launch_train.sh"),
+            run_seed=lambda wildcards: seed_of(wildcards.seed, TRAIN["seed"]),
             train=ConfigValue("train"),
+            variant=ConfigValue("variants.{variant}"),
             model=ConfigValue("model"),
             gpus=ConfigValue("resources.train.gpu"),
             nodes=ConfigValue("resources.train.nodes"),
             **stage_params(_stage),
         threads: config["resources"]["train"]["cpus_per_task"]
         log:
-            log_path("train", f"{TRAIN['dataset']}_{TRAIN['variant']}_stage{_stage}"),
+            log_path("train", f"{TRAIN['dataset']}_{{variant}}{{seed}}_stage{_stage}"),
         resources:
             **train_resources(),
         shell:
-            "{params.launcher} {params.gpus} {params.nodes} skeletonllm train --stage {params.stage} --config {params.configfile:q} --out {output:q} > {log:q} 2>&1"
+            "{params.launcher} {params.gpus} {params.nodes} skeletonllm train --stage {params.stage} --config {params.configfile:q}"
+            " --variant {wildcards.variant} --seed {params.run_seed} --out {output:q} > {log:q} 2>&1"

@@ -1,13 +1,15 @@
-"""Result tables from the evaluation's metrics.json files: main, cross-format, GZSL, captioning and QA.
+"""Result tables from the evaluation's metrics.json files: main, ablation, cross-format, GZSL, captioning and QA.
 
 The runs are read from <results>/eval/**/metrics.json (SkeletonLLM) and <results>/baseline/**/metrics.json (feature
 baseline). Runs that share a table cell (the seeds of one method, dataset, split and task) are shown as
-"mean ± std (n=N)" with the sample standard deviation (ddof=1); a single run shows its value alone. The paper's
-reported numbers sit in rows of their own ("reported (paper)"), never mixed into measured rows.
+"mean ± std (n=N)" with the sample standard deviation (ddof=1); a single run shows its value alone. The ablation
+table has one row per SkeletonLLM variant, its cells aggregated over the variant's training seeds. The paper's
+reported numbers sit in rows of their own ("reported (paper)", "<variant> (reported, paper)"), never mixed into
+measured rows.
 
 Every table is always written, as Markdown, CSV and LaTeX (booktabs): one whose task has no metrics is a single
 line saying no run produced it in Markdown and headers only in CSV and LaTeX, so downstream files always exist
-(the main and cross-format tables keep their reported rows, after that line).
+(the main, ablation and cross-format tables keep their reported rows, after that line).
 """
 
 from __future__ import annotations
@@ -24,18 +26,26 @@ import pandas as pd
 from skeletonllm.errors import CommandError
 
 # Top-1 accuracy (%) reported in the paper "Universal Skeleton Understanding via Differentiable Rendering and MLLMs"
-# (arXiv 2603.18003): open-vocabulary recognition per (dataset, seen/unseen classes) and cross-format transfer per
-# (source, target). Shown only in the "reported (paper)" rows.
+# (arXiv 2603.18003): open-vocabulary recognition per (dataset, seen/unseen classes), cross-format transfer per
+# (source, target), and the ablations per variant (open-vocab on ABLATION_SPLIT; render_3d_velocity: the paper's two
+# fixed 3D+velocity settings). Shown only in the reported rows.
 PAPER = {
     "openvocab": {("NTU-60", "55/5"): 87.37, ("NTU-60", "48/12"): 64.72, ("NTU-120", "110/10"): 76.05,
                   ("NTU-120", "96/24"): 67.20, ("NTU-60", "40/20"): 46.15, ("NTU-60", "30/30"): 37.84},
     "crossformat": {("NTU-60", "NW-UCLA"): 60.38},
+    "ablation": {"full": 64.72, "stages_1_4": 62.09, "stages_1_2_4": 63.37, "render_3d_velocity": (56.18, 58.77),
+                 "no_cond_label": 64.58, "no_final_label": 63.77},
 }
+ABLATION_SPLIT = ("NTU-60", "48/12")  # the (dataset, split) of the paper's ablation numbers
 REPORTED = "reported (paper)"
+REPORTED_SUFFIX = " (reported, paper)"  # ends the label of a reported row that names what it reports
+OURS = "SkeletonLLM"  # the method whose variants the ablation table compares
+FULL = "full"  # the variant the ablation table lists first
 REQUIRED = ("method", "dataset", "task")  # a metrics.json without one of these is an error
 MAIN_TASKS = {"openvocab": "open-vocab", "closed": "closed"}  # task -> column label, in column order
 TITLES = {
     "main": "Main results: top-1 accuracy (%)",
+    "ablation": "Ablations: top-1 accuracy (%) per SkeletonLLM variant, over its training seeds",
     "crossformat": "Cross-format transfer: top-1 accuracy on the shared classes",
     "gzsl": "Generalized zero-shot recognition (%)",
     "captioning": "Captioning (BLEU-4 on 0-100, ROUGE-L, CIDEr and similarity on 0-1, retrieval in %)",
@@ -118,7 +128,7 @@ def format_cell(values: Iterable[float], scale: float = 100.0, digits: int = 2) 
 
 def _method_order(label: str) -> tuple[bool, str]:
     """Sort key of row labels: SkeletonLLM rows first, then the others alphabetically."""
-    return not label.startswith("SkeletonLLM"), label
+    return not label.startswith(OURS), label
 
 
 def _in_row_order(groups: dict[tuple, list[Run]]) -> dict[tuple, list[Run]]:
@@ -127,7 +137,8 @@ def _in_row_order(groups: dict[tuple, list[Run]]) -> dict[tuple, list[Run]]:
 
 
 def _groups(runs: list[Run], task: str, key: Callable[[Run], tuple]) -> dict[tuple, list[Run]]:
-    """The runs of `task` grouped by key(run), whose first element is the method label, in row order."""
+    """The runs of `task` grouped by key(run), whose first element is the row label (a method label but in the
+    ablation table), in row order."""
     groups: dict[tuple, list[Run]] = {}
     for run in runs:
         if run["task"] == task:
@@ -140,28 +151,78 @@ def _method_dataset_split(run: Run) -> tuple[str, str, str]:
     return method_label(run), str(run["dataset"]), str(run["split"])
 
 
+def _distinct(values: Iterable[str]) -> str:
+    """The distinct values of a cell that should not vary across seeds, joined by " / " (so a difference shows)."""
+    return " / ".join(dict.fromkeys(values))
+
+
+def _recognition_groups(runs: list[Run], label: Callable[[Run], str]) -> tuple[dict[str, dict[str, list[Run]]],
+                                                                                list[str]]:
+    """The runs of the recognition tasks (MAIN_TASKS) by row label(run) and column "<dataset> <split> <task label>"
+    (e.g. "synth xsub/s19u5 open-vocab"), with the columns in order: dataset, split, then task as in MAIN_TASKS."""
+    def key(run: Run) -> tuple[str, str, str]:
+        return label(run), str(run["dataset"]), str(run["split"])
+
+    groups: dict[str, dict[str, list[Run]]] = {}
+    columns: dict[str, tuple] = {}
+    for order, (task, task_label) in enumerate(MAIN_TASKS.items()):
+        for (row, dataset, split), group in _groups(runs, task, key).items():
+            column = f"{dataset} {split} {task_label}"
+            columns[column] = (dataset, split, order)
+            groups.setdefault(row, {})[column] = group
+    return groups, sorted(columns, key=columns.__getitem__)
+
+
+def _accuracy_cells(groups: dict[str, list[Run]], columns: list[str]) -> dict[str, str]:
+    """One row's accuracy cells (%) from its runs per column (see _recognition_groups); "" where it has none."""
+    return {column: format_cell(run.number("accuracy") for run in groups.get(column, [])) for column in columns}
+
+
+def _reported_column(dataset: str, split: str) -> str:
+    """The header of a column of the paper's open-vocab numbers, e.g. "NTU-60 48/12 open-vocab (reported)"."""
+    return f"{dataset} {split} open-vocab (reported)"
+
+
+def _reported_value(value: float | tuple[float, ...]) -> str:
+    """A reported number as a cell: "64.72"; several (settings the paper reports side by side) joined by " / "."""
+    return " / ".join(f"{number:.2f}" for number in (value if isinstance(value, tuple) else (value,)))
+
+
 def main_table(runs: list[Run]) -> pd.DataFrame:
     """Accuracy (%) per method (rows) and dataset + split + task in {openvocab, closed} (columns, e.g. "synth
     xsub/s19u5 open-vocab"), then the "reported (paper)" row with the paper's numbers in columns of their own."""
-    cells: dict[str, dict[str, str]] = {}
-    columns: dict[str, tuple] = {}
-    for order, (task, task_label) in enumerate(MAIN_TASKS.items()):
-        for (label, dataset, split), group in _groups(runs, task, _method_dataset_split).items():
-            column = f"{dataset} {split} {task_label}"
-            columns[column] = (dataset, split, order)
-            cells.setdefault(label, {})[column] = format_cell(run.number("accuracy") for run in group)
-    measured = sorted(columns, key=columns.__getitem__)
-    paper = {f"{dataset} {split} open-vocab (reported)": f"{value:.2f}"
+    groups, measured = _recognition_groups(runs, method_label)
+    paper = {_reported_column(dataset, split): _reported_value(value)
              for (dataset, split), value in PAPER["openvocab"].items()}
-    rows = [{"method": label, **{column: cells[label].get(column, "") for column in measured},
-             **dict.fromkeys(paper, "")} for label in sorted(cells, key=_method_order)]
+    rows = [{"method": label, **_accuracy_cells(groups[label], measured), **dict.fromkeys(paper, "")}
+            for label in sorted(groups, key=_method_order)]
     rows.append({"method": REPORTED, **dict.fromkeys(measured, ""), **paper})
     return pd.DataFrame(rows, columns=["method", *measured, *paper])
 
 
-def _distinct(values: Iterable[str]) -> str:
-    """The distinct values of a cell that should not vary across seeds, joined by " / " (so a difference shows)."""
-    return " / ".join(dict.fromkeys(values))
+def _variant_order(variant: str) -> tuple[bool, str]:
+    """Sort key of the ablation's variants: FULL first, then the others alphabetically."""
+    return variant != FULL, variant
+
+
+def ablation_table(runs: list[Run]) -> pd.DataFrame:
+    """One row per SkeletonLLM variant (FULL first, then alphabetically): the evaluated stage(s), accuracy (%) per
+    dataset + split + task in {openvocab, closed} over the variant's seeds (columns as in the main table) and the
+    number of distinct seeds; then one "<variant> (reported, paper)" row per ablation the paper reports, its number
+    in a column of its own (two settings joined by " / ")."""
+    groups, measured = _recognition_groups([run for run in runs if run["method"] == OURS],
+                                           lambda run: str(run["variant"]))
+    reported = _reported_column(*ABLATION_SPLIT)
+    rows = []
+    for variant in sorted(groups, key=_variant_order):
+        variant_runs = [run for group in groups[variant].values() for run in group]
+        rows.append({"variant": variant, "stage": _distinct(str(run["stage"]) for run in variant_runs),
+                     **_accuracy_cells(groups[variant], measured),
+                     "seeds": str(len({run["seed"] for run in variant_runs})), reported: ""})
+    columns = ["variant", "stage", *measured, "seeds", reported]
+    rows += [{**dict.fromkeys(columns, ""), "variant": variant + REPORTED_SUFFIX, reported: _reported_value(value)}
+             for variant, value in sorted(PAPER["ablation"].items(), key=lambda item: _variant_order(item[0]))]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def crossformat_table(runs: list[Run]) -> pd.DataFrame:
@@ -182,7 +243,7 @@ def crossformat_table(runs: list[Run]) -> pd.DataFrame:
             for (label, transfer, split), results in _in_row_order(groups).items()]
     columns = ["method", "source -> target", "split", "accuracy (%)", "chance (%)", "samples", "shared classes"]
     rows += [{**dict.fromkeys(columns, ""), "method": REPORTED,
-              "source -> target": f"{source} -> {target} (reported, paper)", "accuracy (%)": f"{value:.2f}"}
+              "source -> target": f"{source} -> {target}{REPORTED_SUFFIX}", "accuracy (%)": _reported_value(value)}
              for (source, target), value in PAPER["crossformat"].items()]
     return pd.DataFrame(rows, columns=columns)
 
@@ -244,13 +305,15 @@ def qa_table(runs: list[Run]) -> pd.DataFrame:
 
 def build_tables(runs: list[Run]) -> dict[str, pd.DataFrame]:
     """All tables, by name (the keys of TITLES), with string cells."""
-    return {"main": main_table(runs), "crossformat": crossformat_table(runs), "gzsl": gzsl_table(runs),
-            "captioning": captioning_table(runs), "qa": qa_table(runs)}
+    return {"main": main_table(runs), "ablation": ablation_table(runs), "crossformat": crossformat_table(runs),
+            "gzsl": gzsl_table(runs), "captioning": captioning_table(runs), "qa": qa_table(runs)}
 
 
 def has_runs(frame: pd.DataFrame) -> bool:
-    """Whether a table holds a measured row (any row but the reported ones)."""
-    return bool((frame["method"] != REPORTED).any())
+    """Whether a table holds a measured row: one whose label (first column) is neither REPORTED nor ends with
+    REPORTED_SUFFIX."""
+    labels = frame[frame.columns[0]].astype(str)
+    return bool((~(labels.eq(REPORTED) | labels.str.endswith(REPORTED_SUFFIX))).any())
 
 
 def to_markdown(frame: pd.DataFrame) -> str:

@@ -1,11 +1,12 @@
-"""Write the result tables (main, cross-format, GZSL, captioning, QA) as Markdown, CSV and LaTeX.
+"""Write the result tables (main, ablation, cross-format, GZSL, captioning, QA) as Markdown, CSV and LaTeX.
 
 Reads every metrics.json the evaluation wrote: <results>/eval/<dataset>/<variant>[/seed<S>]/<task>/metrics.json
 (SkeletonLLM) and <results>/baseline/<dataset>[/seed<S>]/<task>/metrics.json (feature baseline). Writes
-<out>/<table>.md, <table>.csv and <table>.tex for the tables main, crossformat, gzsl, captioning and qa, and
-<out>/index.md linking them. A table that no run produced is still written (a one-line note in Markdown, headers
-only in CSV and LaTeX). Seeds sharing a cell show as "mean ± std (n=N)"; the paper's reported numbers sit in rows
-of their own. Prints the main table in Markdown and the paths written.
+<out>/<table>.md, <table>.csv and <table>.tex for the tables main, ablation (one row per SkeletonLLM variant),
+crossformat, gzsl, captioning and qa, and <out>/index.md linking them. A table that no run produced is still
+written (a one-line note in Markdown, headers only in CSV and LaTeX). Seeds sharing a cell show as
+"mean ± std (n=N)"; the paper's reported numbers sit in rows of their own. Prints the main table in Markdown and
+the paths written.
 """
 
 from __future__ import annotations

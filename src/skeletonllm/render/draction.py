@@ -13,9 +13,7 @@ The output is normalized with the vision tower's mean and std inside torch, so g
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -126,33 +124,19 @@ class DrAction(SkeletonRenderer):
                           clip.viewmat)
 
     def save(self, directory: str | Path) -> Path:
-        """Write directory/draction.safetensors (weights) and directory/draction.json (config)."""
-        from safetensors.torch import save_file
+        """Write directory/draction.safetensors (weights) and directory/draction.json (name and config) with
+        storage.save_renderer."""
+        from skeletonllm.render.storage import draction_name, save_renderer  # storage imports this module
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, directory / WEIGHTS_FILE)
-        (directory / CONFIG_FILE).write_text(json.dumps({"config": asdict(self.config)}, indent=2) + "\n")
-        return directory
+        return save_renderer(self, draction_name(self.config), directory)
 
     @classmethod
     def load(cls, directory: str | Path) -> DrAction:
-        """A DrAction from the files `save` wrote; raises FileNotFoundError or ValueError naming what is wrong."""
-        from safetensors.torch import load_file
+        """A DrAction from the files `save` wrote (storage.load_renderer); raises FileNotFoundError or ValueError
+        naming what is wrong, also when the files hold a renderer without weights."""
+        from skeletonllm.render.storage import load_renderer  # storage imports this module
 
-        directory = Path(directory)
-        for name in (CONFIG_FILE, WEIGHTS_FILE):
-            if not (directory / name).is_file():
-                raise FileNotFoundError(f"{directory / name}: missing (DrAction.save writes it)")
-        stored = json.loads((directory / CONFIG_FILE).read_text())
-        settings = stored.get("config", {})
-        if "topology" in settings or "topology" in stored:
-            raise ValueError(f"{directory / CONFIG_FILE}: written by a DrAction tied to one topology (per-Gaussian "
-                             "features); this DrAction serves every format and cannot load those weights")
-        try:
-            config = DrActionConfig(**settings)
-        except TypeError as error:
-            raise ValueError(f"{directory / CONFIG_FILE}: {error}") from None
-        model = cls(config)
-        model.load_state_dict(load_file(directory / WEIGHTS_FILE))
-        return model
+        name, renderer = load_renderer(directory)
+        if not isinstance(renderer, cls):
+            raise ValueError(f"{Path(directory) / CONFIG_FILE}: holds renderer {name!r}, not DrAction weights")
+        return renderer

@@ -4,8 +4,9 @@ Everything defaults to what the config names, as `make run` leaves it: the MLLM 
 the prepared dataset, the split, the hard negatives (stage 2), the teacher rationales (stage 3), the captions
 dataset (stage 4, when train.refine_tasks has caption) and, from the
 second configured stage on, the previous stage's directory results/train/<dataset>/<variant>/stage<N-1>/.
-Hyperparameters come from the config's `train` section (epochs and learning rate per stage), tracking from
-`mlflow` (run name <variant>/stage<N>/seed<S>).
+Hyperparameters come from the config's `train` section (epochs and learning rate per stage) with the overrides of
+the --variant (an entry of `variants`, e.g. stages_1_4 or render_3d_velocity), tracking from `mlflow` (run name
+<variant>/stage<N>/seed<S>).
 
 A killed stage resumes from its last checkpoint (<out>.checkpoints/) when rerun with the same arguments.
 
@@ -27,6 +28,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from skeletonllm.config import DEFAULT_CONFIG, config_name, load_config
+from skeletonllm.errors import CommandError
+from skeletonllm.variants import VariantError, apply_variant
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stage", type=int, required=True, choices=[1, 2, 3, 4], help="stage to train")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
                         help="pipeline config (default: %(default)s); its train, model and mlflow sections apply")
+    parser.add_argument("--variant",
+                        help="ablation variant of the config's variants section to train (default: train.variant); "
+                             "its overrides apply, and its runs go to <results>/train/<dataset>/<variant>/")
+    parser.add_argument("--seed", type=int,
+                        help="training seed (default: train.seed); another seed than the config's writes under "
+                             "<variant>/seed<S>/")
     parser.add_argument("--out", type=Path,
                         help="stage directory (default: <results>/train/<dataset>/<variant>/stage<N>)")
     parser.add_argument("--init", type=Path,
@@ -56,9 +65,16 @@ def run(args: argparse.Namespace) -> int:
     from skeletonllm.train.run import default_inputs, run_stage  # torch and transformers: not for --help
     from skeletonllm.train.stages import get_stage
 
-    config = load_config(args.config)
+    base = load_config(args.config)
+    try:
+        config = apply_variant(base, args.variant or base["train"]["variant"], args.seed)
+    except VariantError as error:
+        raise CommandError(f"{args.config}: {error}") from None
     stage = get_stage(args.stage)
-    inputs = default_inputs(config, stage.number, args.out)
+    if stage.number not in config["train"]["stages"]:
+        raise CommandError(f"variant {config['train']['variant']!r} has no stage {stage.number} (its train.stages: "
+                           f"{config['train']['stages']})")
+    inputs = default_inputs(config, stage.number, args.out, base_seed=base["train"]["seed"])
     overrides = {name: getattr(args, name) for name in ("init", "model", "data", "split", "negatives", "rationales",
                                                       "captions_data", "captions_split")
                  if getattr(args, name) is not None}

@@ -4,7 +4,7 @@ MQA accuracy and track it all in MLflow.
 
 A stage directory holds:
 - mllm/: the (merged) MLLM and its processor (`save_pretrained`; `load_mllm` and `load_processor` read it);
-- draction.safetensors, draction.json: the renderer;
+- draction.safetensors, draction.json: the renderer (train.renderer: DrAction, or a fixed one without weights);
 - config.json: the resolved config and the stage's inputs; trainer_state.json; metrics.json (with the examples per
   task of stage 4's mix); loss.png;
 - mlflow_run.json: the stage's MLflow run, which evaluations of the stage log into.
@@ -33,8 +33,7 @@ from skeletonllm.model.processor import load_processor
 from skeletonllm.model.skeleton_llm import SkeletonLLM
 from skeletonllm.progress import progress
 from skeletonllm.render.base import draction_preset
-from skeletonllm.render.draction import DrAction
-from skeletonllm.render.renderers import make_renderer
+from skeletonllm.render.storage import build_renderer, load_renderer, save_renderer
 from skeletonllm.eval.caption import references
 from skeletonllm.eval.qa import question_answers
 from skeletonllm.eval.samples import evenly
@@ -42,6 +41,7 @@ from skeletonllm.train import data, tracking
 from skeletonllm.train.evaluate import mqa_accuracy
 from skeletonllm.train.plots import plot_loss
 from skeletonllm.train.stages import Stage, attach_lora, get_stage, merge_lora, set_trainable
+from skeletonllm.variants import run_folder
 
 MLLM_DIR = "mllm"
 RUN_ID_FILE = "mlflow_run_id"
@@ -69,12 +69,15 @@ class StageInputs:
         return self.out.with_name(self.out.name + ".checkpoints")
 
 
-def default_inputs(config: dict, stage: int, out: Path | None = None) -> StageInputs:
-    """The inputs the config names for a stage (as `make run` leaves them) and its output directory."""
+def default_inputs(config: dict, stage: int, out: Path | None = None, base_seed: int | None = None) -> StageInputs:
+    """The inputs the config names for a stage (as `make run` leaves them) and its output directory: the run's
+    folder is <results>/train/<dataset>/<train.variant>, with /seed<S> added when train.seed is not base_seed (the
+    config file's own seed, before a run's --seed; default train.seed)."""
     train = config["train"]
     root = Path(config["results"])
     protocol, class_split = train["split"].split("/")
-    variant_dir = root / "train" / train["dataset"] / train["variant"]
+    base_seed = train["seed"] if base_seed is None else base_seed
+    variant_dir = root / "train" / train["dataset"] / run_folder(train["variant"], train["seed"], base_seed)
     stages = sorted(train["stages"])
     previous = [number for number in stages if number < stage]
     captions = config["captions"]
@@ -119,14 +122,14 @@ def load_stage(directory: Path, backend: str) -> tuple[SkeletonLLM, object]:
         raise CommandError(f"{directory}: not a stage directory of `skeletonllm train` (needs {MLLM_DIR}/ and "
                            f"draction.json); train the stage first")
     processor = load_processor(directory / MLLM_DIR)
-    renderer = DrAction.load(directory)
+    _, renderer = load_renderer(directory)
     renderer.config.backend = backend
     return assemble(renderer, load_mllm(directory / MLLM_DIR), processor), processor
 
 
 def load_start(config: dict, inputs: StageInputs, backend: str) -> tuple[SkeletonLLM, object]:
     """(SkeletonLLM, processor) the stage starts from: the previous stage's directory, or the MLLM folder and a
-    fresh DrAction of the config's preset."""
+    fresh renderer of train.renderer (DrAction from the config's preset, or a fixed renderer)."""
     train = config["train"]
     if inputs.init is not None:
         if not (inputs.init / MLLM_DIR).is_dir():
@@ -137,10 +140,9 @@ def load_start(config: dict, inputs: StageInputs, backend: str) -> tuple[Skeleto
             raise CommandError(f"{inputs.model}: no such model folder (build it with `skeletonllm build-model`)")
         processor = load_processor(inputs.model)
         image = processor.image_processor
-        renderer = make_renderer("draction", train["frames"], train["render_size"], backend, seed=train["seed"],
-                                 num_line_samples=train["line_samples"],
-                                 mean=tuple(image.image_mean), std=tuple(image.image_std),
-                                 **draction_preset(train["draction_preset"]))
+        renderer = build_renderer(train["renderer"], train["frames"], train["render_size"], backend, train["seed"],
+                                  train["line_samples"], tuple(image.image_mean), tuple(image.image_std),
+                                  draction_preset(train["draction_preset"]))
         model = assemble(renderer, load_mllm(inputs.model), processor)
     if model.frames != train["frames"]:
         raise CommandError(f"{inputs.init}: its renderer draws {model.frames} frames, the config asks "
@@ -352,7 +354,7 @@ def write_stage(inputs: StageInputs, model: SkeletonLLM, processor, config: dict
     out.mkdir(parents=True, exist_ok=True)
     model.mllm.save_pretrained(out / MLLM_DIR)
     processor.save_pretrained(out / MLLM_DIR)
-    model.renderer.save(out)
+    save_renderer(model.renderer, config["train"]["renderer"], out)
     resolved = {"config": config, "stage": asdict(stage),
                 "inputs": {key: str(value) if value is not None else None for key, value in asdict(inputs).items()}}
     (out / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")
