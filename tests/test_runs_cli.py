@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,12 @@ def store(tmp_path_factory) -> dict:
     client.delete_run(deleted.info.run_id)
     other = client.create_run(client.create_experiment("other"), run_name="full/stage1/seed9", tags=tags("full", 1, 9))
     client.set_terminated(other.info.run_id)
+    plain = client.create_experiment("plain")  # a run without tags, one not named as tracking.py names runs
+    untagged = client.create_run(plain, run_name="base/stage4/seed3")
+    client.log_metric(untagged.info.run_id, "final/seen_mqa_accuracy", float("nan"))
+    client.set_terminated(untagged.info.run_id)
+    renamed = client.create_run(plain, run_name="renamed", tags=tags("tagged", 2, 5))
+    client.set_terminated(renamed.info.run_id)
     return {"uri": uri, "ids": ids}
 
 
@@ -182,7 +189,7 @@ def test_missing_experiment_is_a_one_line_error(capsys, store):
     out, err = capsys.readouterr()
     assert out == ""
     assert err == (f"skeletonllm runs: error: no MLflow experiment 'absent' at {store['uri']} (it has: "
-                   f"Default, {EXPERIMENT}, other); run `skeletonllm train` first, or pass --experiment\n")
+                   f"Default, {EXPERIMENT}, other, plain); run `skeletonllm train` first, or pass --experiment\n")
 
 
 def test_missing_store_is_a_one_line_error_and_creates_nothing(capsys, tmp_path):
@@ -194,6 +201,18 @@ def test_missing_store_is_a_one_line_error_and_creates_nothing(capsys, tmp_path)
     assert err.startswith(f"skeletonllm runs: error: no MLflow tracking store at sqlite:///{database}")
     assert "run `skeletonllm train` first" in err
     assert not database.parent.exists()
+
+
+def test_unreachable_server_is_a_quick_one_line_error(capsys):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+    assert main(["runs", "--tracking-uri", uri, "--experiment", EXPERIMENT]) == ERROR_STATUS
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith(f"skeletonllm runs: error: cannot reach the MLflow tracking server at {uri} (")
 
 
 def test_empty_metrics_option_is_an_error(capsys, store):
@@ -216,17 +235,8 @@ def test_store_and_experiment_come_from_the_config(capsys, store, tmp_path):
     assert [run["run_name"] for run in json.loads(capsys.readouterr().out)] == ["no_disc/stage2/seed0"]
 
 
-def test_variant_stage_and_seed_from_the_tags_else_the_run_name(capsys, tmp_path):
-    from mlflow.tracking import MlflowClient
-
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    client = MlflowClient(tracking_uri=uri)
-    run = client.create_run(client.create_experiment("plain"), run_name="base/stage4/seed3")
-    client.log_metric(run.info.run_id, "final/seen_mqa_accuracy", float("nan"))
-    client.set_terminated(run.info.run_id)
-    renamed = client.create_run(run.info.experiment_id, run_name="renamed", tags=tags("tagged", 2, 5))
-    client.set_terminated(renamed.info.run_id)
-    assert main(["runs", "--tracking-uri", uri, "--experiment", "plain", "--json"]) == 0
+def test_variant_stage_and_seed_from_the_tags_else_the_run_name(capsys, store):
+    assert main(["runs", "--tracking-uri", store["uri"], "--experiment", "plain", "--json"]) == 0
     found, tagged = json.loads(capsys.readouterr().out)
     assert (found["variant"], found["stage"], found["seed"]) == ("base", 4, 3)
     assert (found["dataset"], found["split"]) == (None, None)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from skeletonllm.config import load_config
-from skeletonllm.variants import VariantError, ablation_runs, apply_variant, run_folder, seed_of, seed_part
+from skeletonllm.variants import (VariantError, ablation_runs, apply_variant, run_folder, seed_of, seed_part,
+                                  teacher_folder)
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +59,11 @@ def test_seed_folders():
     assert seed_of("", 7) == 7 and seed_of("/seed3", 7) == 3
     with pytest.raises(ValueError, match="not a seed path part"):
         seed_of("seed3", 0)
+
+
+def test_teacher_variants_read_rationales_of_their_own(config):
+    own = apply_variant(config, "no_cond_label")
+    assert own["teacher"]["condition_on_label"] is False and own["teacher"]["keep_final_label"] is True
+    assert teacher_folder(own, "xsub/s19u5") == "xsub_s19u5-no_cond_label"
+    assert teacher_folder(apply_variant(config, "stages_1_3_4"), "xsub/s19u5") == "xsub_s19u5"
+    assert teacher_folder(config, "xview/s19u5") == "xview_s19u5"

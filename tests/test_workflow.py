@@ -225,6 +225,14 @@ def test_the_ablation_grid_runs_every_variant_with_three_seeds(tmp_path, snakema
     assert sum(job["rule"] == "train_stage3" for job in jobs) == 3 * sum(
         3 in apply_variant(load("config.yaml"), name)["train"]["stages"] for name in variants)
     assert sum(job["rule"] == "evaluate" for job in jobs) == 6 + (3 * len(variants) - 1) * 2
+    taught = {re.search(r"--out results/teacher/synth/(\S+) ", job["shell"])[1]: job["shell"] for job in jobs
+              if job["rule"].startswith("teach")}
+    assert set(taught) == {"xsub_s19u5", "xsub_s19u5-no_cond_label", "xsub_s19u5-no_final_label"}
+    assert "--no-condition-on-label --keep-final-label" in taught["xsub_s19u5-no_cond_label"]
+    assert "--condition-on-label --no-keep-final-label" in taught["xsub_s19u5-no_final_label"]
+    assert "--condition-on-label --keep-final-label" in taught["xsub_s19u5"]
+    stage3 = next(job for job in jobs if job["rule"] == "train_stage3" and "/no_final_label/seed1/" in job["shell"])
+    assert "results/teacher/synth/xsub_s19u5-no_final_label/rationales.jsonl" in stage3["input"]
 
 
 def test_captions_need_a_dataset_of_the_config(tmp_path, snakemake):

@@ -21,6 +21,7 @@ import argparse
 import json
 import math
 import re
+import socket
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ RUN_NAME = re.compile(r"^(?P<variant>.+)/stage(?P<stage>\d+)/seed(?P<seed>-?\d+)
 MISSING = "-"
 TEXT_COLUMNS = ("run", "variant", "status", "seeds")  # left-aligned in the tables; the others hold numbers
 PAGE_SIZE = 1000
+SERVER_TIMEOUT_S = 10  # to open a connection to a tracking server
 
 
 @dataclass
@@ -153,6 +155,21 @@ def local_store(tracking_uri: str) -> Path | None:
     return None
 
 
+def check_server(tracking_uri: str) -> None:
+    """CommandError when an http(s) tracking URI's server takes no connection (MLflow itself would retry for
+    minutes before failing)."""
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return
+    try:
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        with socket.create_connection((parsed.hostname, port), timeout=SERVER_TIMEOUT_S):
+            pass
+    except (OSError, ValueError) as error:
+        raise CommandError(f"cannot reach the MLflow tracking server at {tracking_uri} ({error}); start it "
+                           "(`mlflow server`) or pass --tracking-uri") from None
+
+
 def load_runs(tracking_uri: str, experiment: str) -> list[TrackedRun]:
     """Every active (not deleted) run of the experiment, any status; CommandError when the store cannot be read or
     has no such experiment."""
@@ -160,6 +177,7 @@ def load_runs(tracking_uri: str, experiment: str) -> list[TrackedRun]:
     if store is not None and not store.exists():
         raise CommandError(f"no MLflow tracking store at {tracking_uri} ({store} does not exist); run "
                            f"`skeletonllm train` first, or pass --tracking-uri")
+    check_server(tracking_uri)
     from mlflow.entities import ViewType
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient

@@ -82,3 +82,12 @@ def seed_of(part: str, base_seed: int) -> int:
 def run_folder(variant: str, seed: int, base_seed: int) -> str:
     """A run's folder under results/train/<dataset>/ and results/eval/<dataset>/: <variant>[/seed<S>]."""
     return variant + seed_part(seed, base_seed)
+
+
+def teacher_folder(config: dict, split: str) -> str:
+    """The folder under results/teacher/<dataset>/ of the rationales a run's stage 3 reads: <protocol>_<class
+    split>, with -<variant> added when the run's variant (train.variant of a config apply_variant resolved)
+    overrides teacher keys and so has rationales of its own."""
+    variant = config["train"]["variant"]
+    own = "teacher" in (config["variants"].get(variant) or {})
+    return split.replace("/", "_") + (f"-{variant}" if own else "")

@@ -3,7 +3,7 @@ trace back to their config keys, per-rule resources, the targets of `rule all`, 
 
 import os
 
-from skeletonllm.variants import ablation_runs, apply_variant, seed_of, seed_part
+from skeletonllm.variants import ablation_runs, apply_variant, seed_of, seed_part, teacher_folder
 from skeletonllm.workflow_dag import stage_name
 
 
@@ -28,18 +28,20 @@ class ConfigValue:
     """A rule parameter read from the config at a dotted key, e.g. "datasets.{dataset}.subdir".
 
     Wildcards in the key are filled in per job; convert, when given, maps the value (and, with
-    convert_wildcards, the job's wildcards: convert(value, wildcards)) to what the rule needs.
-    `skeletonllm.workflow_dag` reads `config_key` to list a DVC stage's params, so the keys a stage depends on
-    are exactly the ones its rule reads.
+    convert_wildcards, the job's wildcards: convert(value, wildcards)) to what the rule needs. With of_variant,
+    the key is read from the config with the job's {variant} applied (the rule should also track
+    "variants.{variant}"). `skeletonllm.workflow_dag` reads `config_key` to list a DVC stage's params, so the keys
+    a stage depends on are exactly the ones its rule reads.
     """
 
-    def __init__(self, key, convert=None, convert_wildcards=False):
+    def __init__(self, key, convert=None, convert_wildcards=False, of_variant=False):
         self.config_key = key
         self.convert = convert
         self.convert_wildcards = convert_wildcards
+        self.of_variant = of_variant
 
     def __call__(self, wildcards):
-        value = config
+        value = apply_variant(config, wildcards.variant) if self.of_variant else config
         for part in self.config_key.format(**dict(wildcards.items())).split("."):
             value = value[part]
         if self.convert is None:

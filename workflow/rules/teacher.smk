@@ -3,7 +3,9 @@ training sample of a split, from the config's teacher.backend (kinematic: ground
 offline). The answer cache <out>/cache.jsonl is not a declared output, so a rerun resumes from it.
 
 Outputs: <results>/teacher/<dataset>/<protocol>_<class split>/rationales.jsonl for every dataset in
-teacher.datasets and split "<protocol>/<class split>" in teacher.splits.
+teacher.datasets and split "<protocol>/<class split>" in teacher.splits; a variant that overrides teacher keys (e.g.
+no_cond_label) gets its own, <protocol>_<class split>-<variant>/rationales.jsonl (rule teach_variant), which its
+stage 3 reads.
 """
 
 
@@ -51,3 +53,18 @@ rule teach:
     shell:
         "skeletonllm teach --dataset {wildcards.dataset} --data {params.data:q} --split {params.split:q}"
         " --backend {params.backend} {params.condition} {params.keep} --out {params.out:q} > {log:q} 2>&1"
+
+
+use rule teach as teach_variant with:
+    output:
+        results("teacher", "{dataset}", "{protocol}_{classsplit}-{variant}", "rationales.jsonl"),
+    params:
+        data=results("data", "{dataset}"),
+        split=results("splits", "{dataset}", "{protocol}", "{classsplit}.json"),
+        out=results("teacher", "{dataset}", "{protocol}_{classsplit}-{variant}"),
+        backend=ConfigValue("teacher.backend", of_variant=True),
+        condition=ConfigValue("teacher.condition_on_label", flag("condition-on-label"), of_variant=True),
+        keep=ConfigValue("teacher.keep_final_label", flag("keep-final-label"), of_variant=True),
+        variant=ConfigValue("variants.{variant}"),
+    log:
+        log_path("teach", "{dataset}_{protocol}_{classsplit}-{variant}"),

@@ -78,7 +78,8 @@ def stage_inputs(stage):
         if stage == 2:
             found["negatives"] = results("mining", TRAIN["dataset"], "hard_negatives.json")
         if stage == 3:
-            found["rationales"] = results("teacher", TRAIN["dataset"], f"{PROTOCOL}_{CLASS_SPLIT}", "rationales.jsonl")
+            folder = teacher_folder(apply_variant(config, wildcards.variant), TRAIN["split"])
+            found["rationales"] = results("teacher", TRAIN["dataset"], folder, "rationales.jsonl")
         if stage == 4 and "caption" in TRAIN["refine_tasks"]:
             found["captions"] = results("data", CAPTIONS["dataset"], "manifest.json")
             found["captions_splits"] = results("splits", CAPTIONS["dataset"])

@@ -41,7 +41,7 @@ from skeletonllm.train import data, tracking
 from skeletonllm.train.evaluate import mqa_accuracy
 from skeletonllm.train.plots import plot_loss
 from skeletonllm.train.stages import Stage, attach_lora, get_stage, merge_lora, set_trainable
-from skeletonllm.variants import run_folder
+from skeletonllm.variants import run_folder, teacher_folder
 
 MLLM_DIR = "mllm"
 RUN_ID_FILE = "mlflow_run_id"
@@ -90,7 +90,7 @@ def default_inputs(config: dict, stage: int, out: Path | None = None, base_seed:
         data=root / "data" / train["dataset"],
         split=root / "splits" / train["dataset"] / protocol / f"{class_split}.json",
         negatives=root / "mining" / train["dataset"] / "hard_negatives.json",
-        rationales=root / "teacher" / train["dataset"] / f"{protocol}_{class_split}" / "rationales.jsonl",
+        rationales=root / "teacher" / train["dataset"] / teacher_folder(config, train["split"]) / "rationales.jsonl",
         init=variant_dir / f"stage{previous[-1]}" if previous else None,
         out=out or variant_dir / f"stage{stage}",
         captions_data=root / "data" / captions["dataset"] if captioned else None,
