@@ -68,11 +68,18 @@ def test_the_metrics_reach_the_stage_mlflow_run(openvocab, stage_checkpoint):
     _, metrics = openvocab
     run = json.loads((stage_checkpoint / "mlflow_run.json").read_text())
     client = MlflowClient(run["tracking_uri"])
-    logged = client.get_run(run["run_id"]).data.metrics
+    stage = client.get_run(run["run_id"])
+    logged = stage.data.metrics
     assert logged["eval/openvocab/accuracy"] == pytest.approx(metrics["accuracy"])
     assert logged["eval/openvocab/likelihood_accuracy"] == pytest.approx(metrics["likelihood_accuracy"])
-    artifacts = {item.path for item in client.list_artifacts(run["run_id"], "eval/openvocab")}
-    assert {"eval/openvocab/metrics.json", "eval/openvocab/confusion.png"} <= artifacts
+    # the evaluation is a child run of the stage's parent (variant, seed) run, with the metrics and the files
+    [evaluation] = client.search_runs([stage.info.experiment_id], "tags.run_kind = 'evaluation' and "
+                                      "tags.task = 'openvocab'")
+    assert evaluation.info.run_name == "full/eval/openvocab/seed0"
+    assert evaluation.data.tags["mlflow.parentRunId"] == stage.data.tags["mlflow.parentRunId"]
+    assert evaluation.data.metrics["accuracy"] == pytest.approx(metrics["accuracy"])
+    artifacts = {item.path for item in client.list_artifacts(evaluation.info.run_id)}
+    assert {"metrics.json", "confusion.png"} <= artifacts
 
 
 def test_gzsl_reports_seen_unseen_and_their_harmonic_mean_with_features(stage_checkpoint, split, tmp_path):

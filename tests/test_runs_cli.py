@@ -14,6 +14,7 @@ import yaml
 from conftest import REPO, write_config
 from skeletonllm.cli import main
 from skeletonllm.errors import ERROR_STATUS
+from skeletonllm.train.tracking import EVALUATION_KIND, PARENT_KIND
 
 EXPERIMENT = "compare"
 
@@ -59,6 +60,10 @@ def store(tmp_path_factory) -> dict:
     deleted = client.create_run(experiment, run_name="full/stage3/seed0", tags=tags(*DELETED))
     client.set_terminated(deleted.info.run_id)
     client.delete_run(deleted.info.run_id)
+    for name, kind in (("full/seed0", PARENT_KIND), ("full/eval/closed/seed0", EVALUATION_KIND)):  # not stages
+        grouping = client.create_run(experiment, run_name=name, tags={**tags("full", 4, 0), "run_kind": kind})
+        client.log_metric(grouping.info.run_id, "accuracy", 0.9)
+        client.set_terminated(grouping.info.run_id)
     other = client.create_run(client.create_experiment("other"), run_name="full/stage1/seed9", tags=tags("full", 1, 9))
     client.set_terminated(other.info.run_id)
     plain = client.create_experiment("plain")  # a run without tags, one not named as tracking.py names runs

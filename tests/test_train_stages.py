@@ -73,10 +73,12 @@ def test_mlflow_holds_each_stage_run_without_the_secret(trained):
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(configfile.stem)
     runs = {run.info.run_name: run for run in client.search_runs([experiment.experiment_id])}
-    assert set(runs) == {f"full/stage{stage}/seed0" for stage in (1, 2, 3, 4)}
+    assert set(runs) == {"full/seed0"} | {f"full/stage{stage}/seed0" for stage in (1, 2, 3, 4)}
+    parent = runs["full/seed0"]  # one parent run per (variant, seed), the stages its children
+    assert parent.data.tags["run_kind"] == "variant_run" and parent.data.tags["variant"] == "full"
     for stage in (1, 2, 3, 4):
         run = runs[f"full/stage{stage}/seed0"]
-        assert run.info.status == "FINISHED"
+        assert run.info.status == "FINISHED" and run.data.tags["mlflow.parentRunId"] == parent.info.run_id
         tags, params, metrics = run.data.tags, run.data.params, run.data.metrics
         assert {key: tags[key] for key in ("stage", "dataset", "split", "variant", "seed")} == {
             "stage": str(stage), "dataset": "synth", "split": "xsub/s19u5", "variant": "full", "seed": "0"}

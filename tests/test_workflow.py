@@ -280,6 +280,17 @@ def test_paper_config_replaces_the_default(tmp_path, snakemake):
     assert "results/splits/humanml3d" in stage4["input"]
     prepared = sorted(re.search(r"--dataset (\w+)", job["shell"])[1] for job in jobs if job["rule"] == "prepare")
     assert prepared == ["humanml3d", "kinetics", "ntu120", "ntu60", "nwucla", "pkummd"]
+    counts = {rule: sum(job["rule"] == rule for job in jobs) for rule in {job["rule"] for job in jobs}}
+    assert counts == {"download": 5, "prepare": 6, "splits": 6, "render_preview": 5, "mine": 2, "teach": 4,
+                      "build_model": 1, "train_stage1": 1, "train_stage2": 1, "train_stage3": 1, "train_stage4": 1,
+                      "evaluate": 6, "baseline_train": 1, "baseline_evaluate": 4, "tables": 1, "all": 1}
+    grid = snakemake(tmp_path, "-n", "all", "--configfile", str(REPO / "config" / "paper.yaml"), "--config",
+                     "ablation_grid=True")
+    assert grid.returncode == 0, grid.stdout
+    variants = load("paper.yaml")["variants"]
+    stats = dict(re.findall(r"^(train_stage\d|evaluate|teach_variant)\s+(\d+)$", grid.stdout, re.M))
+    assert int(stats["train_stage1"]) == int(stats["train_stage4"]) == 3 * len(variants)  # every variant, 3 seeds
+    assert int(stats["evaluate"]) == 6 + 2 * (3 * len(variants) - 1) and stats["teach_variant"] == "2"
 
 
 def make_profile(config_home, env):

@@ -30,6 +30,7 @@ from urllib.parse import urlparse
 
 from skeletonllm.config import DEFAULT_CONFIG
 from skeletonllm.errors import CommandError
+from skeletonllm.train.tracking import EVALUATION_KIND, PARENT_KIND
 
 DEFAULT_METRICS = ("seen_mqa_accuracy", "eval/openvocab/accuracy", "eval/closed/accuracy", "loss_last",
                    "samples_per_s")
@@ -171,8 +172,9 @@ def check_server(tracking_uri: str) -> None:
 
 
 def load_runs(tracking_uri: str, experiment: str) -> list[TrackedRun]:
-    """Every active (not deleted) run of the experiment, any status; CommandError when the store cannot be read or
-    has no such experiment."""
+    """Every active (not deleted) stage run of the experiment, any status (not the parent runs that group a
+    variant's stages, nor the evaluation runs, whose metrics the stage runs carry as eval/<task>/*); CommandError
+    when the store cannot be read or has no such experiment."""
     store = local_store(tracking_uri)
     if store is not None and not store.exists():
         raise CommandError(f"no MLflow tracking store at {tracking_uri} ({store} does not exist); run "
@@ -201,7 +203,8 @@ def load_runs(tracking_uri: str, experiment: str) -> list[TrackedRun]:
     except MlflowException as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CommandError(f"cannot read the MLflow tracking store at {tracking_uri}: {message}") from None
-    return sorted((tracked_run(item) for item in runs), key=TrackedRun.sort_key)
+    stages = [item for item in runs if item.data.tags.get("run_kind") not in (PARENT_KIND, EVALUATION_KIND)]
+    return sorted((tracked_run(item) for item in stages), key=TrackedRun.sort_key)
 
 
 def as_int(text: str | None) -> int | None:

@@ -1,7 +1,8 @@
 """MLflow tracking of one training stage, around the Trainer's own MLflow integration.
 
-The stage's run is opened here (tracking URI from config, experiment = the config's name unless set, run name
-`<variant>/stage<N>/seed<S>`, tags stage/dataset/split/variant/seed/git commit) before `Trainer.train`; the
+Every (variant, seed) is one parent run (`<variant>/seed<S>`, tag run_kind = variant_run) with a child run per stage
+and per evaluation. The stage's run is opened here (tracking URI from config, experiment = the config's name unless
+set, run name `<variant>/stage<N>/seed<S>`, tags stage/dataset/split/variant/seed/git commit) before `Trainer.train`; the
 Trainer's MLflowCallback finds it active and logs into it the TrainingArguments and, per logging step, the loss
 and learning rate. Afterwards the flattened resolved config (params, prefixed `config.`), the stage's final
 metrics and its artifacts (metrics.json, the loss-curve PNG) are added and the run is closed. A resumed stage
@@ -74,13 +75,45 @@ def use_experiment(tracking_uri: str, experiment: str) -> None:
     mlflow.set_experiment(experiment)
 
 
+PARENT_KIND = "variant_run"  # the run_kind tag of a (variant, seed)'s parent run
+EVALUATION_KIND = "evaluation"  # ... and of an evaluation's run
+
+
+def parent_name(variant: str, seed: int) -> str:
+    """The MLflow run name of a (variant, seed)'s parent run: <variant>/seed<S>."""
+    return f"{variant}/seed{seed}"
+
+
+def parent_run_id(experiment_id: str, tags: dict[str, object]) -> str:
+    """The id of the parent run of tags' (dataset, split, variant, seed) in the experiment: found by its tags, or
+    created (FINISHED: it only groups its children) when there is none yet."""
+    import mlflow
+
+    keys = {"run_kind": PARENT_KIND, **{key: str(tags[key]) for key in ("dataset", "split", "variant", "seed")}}
+    query = " and ".join(f"tags.{key} = '{value}'" for key, value in keys.items())
+    found = mlflow.search_runs([experiment_id], filter_string=query, output_format="list",
+                               order_by=["attributes.start_time ASC"], max_results=1)
+    if found:
+        return found[0].info.run_id
+    client = mlflow.MlflowClient()
+    parent = client.create_run(experiment_id, run_name=parent_name(keys["variant"], keys["seed"]),
+                               tags=redact(keys, secret_values()))
+    client.set_terminated(parent.info.run_id)
+    return parent.info.run_id
+
+
 def start_run(tracking_uri: str, experiment: str, name: str, tags: dict[str, object], run_id_file: Path):
-    """Open (or, when run_id_file names one, reopen) the stage's MLflow run and set its tags; returns the run."""
+    """Open (or, when run_id_file names one, reopen) the stage's MLflow run, a child of its (variant, seed)'s parent
+    run, and set its tags; returns the run."""
     import mlflow
 
     use_experiment(tracking_uri, experiment)
     previous = run_id_file.read_text().strip() if run_id_file.is_file() else None
-    run = mlflow.start_run(run_id=previous) if previous else mlflow.start_run(run_name=name)
+    if previous:
+        run = mlflow.start_run(run_id=previous)
+    else:
+        parent = parent_run_id(mlflow.get_experiment_by_name(experiment).experiment_id, tags)
+        run = mlflow.start_run(run_name=name, parent_run_id=parent)
     run_id_file.parent.mkdir(parents=True, exist_ok=True)
     run_id_file.write_text(run.info.run_id + "\n")
     mlflow.set_tags(redact(tags, secret_values()))
@@ -111,18 +144,30 @@ def write_run_file(directory: Path, tracking_uri: str, run_id: str) -> None:
 
 
 def log_evaluation(stage_dir: Path, task: str, metrics: dict[str, object], artifacts: list[Path]) -> str | None:
-    """Log an evaluation's numeric metrics (as eval/<task>/<key>) and artifacts (under eval/<task>/) into the MLflow
-    run of the stage it evaluated; returns the run id, or None when the stage directory records no run."""
+    """Log an evaluation into MLflow: a child run of the stage's parent (variant, seed) run, named
+    <variant>/eval/<task>/seed<S>, with the numeric metrics and the artifacts; and the metrics as eval/<task>/<key> on
+    the stage's own run too, so that one row per stage compares training and evaluation (`skeletonllm runs`).
+    Returns the evaluation run's id, or None when the stage directory records no run."""
     import mlflow
 
     path = Path(stage_dir) / RUN_FILE
     if not path.is_file():
         return None
-    run = json.loads(path.read_text())
-    mlflow.set_tracking_uri(run["tracking_uri"])
-    with mlflow.start_run(run_id=run["run_id"]):
-        mlflow.log_metrics({f"eval/{task}/{key}": float(value) for key, value in metrics.items()
-                            if isinstance(value, (int, float)) and not isinstance(value, bool)})
+    recorded = json.loads(path.read_text())
+    mlflow.set_tracking_uri(recorded["tracking_uri"])
+    client = mlflow.MlflowClient()
+    stage = client.get_run(recorded["run_id"])
+    numbers = {key: float(value) for key, value in metrics.items()
+               if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    with mlflow.start_run(run_id=stage.info.run_id):
+        mlflow.log_metrics({f"eval/{task}/{key}": value for key, value in numbers.items()})
+    tags = {key: stage.data.tags[key] for key in ("dataset", "split", "variant", "seed", "stage") if key in
+            stage.data.tags}
+    name = f"{tags.get('variant')}/eval/{task}/seed{tags.get('seed')}"
+    with mlflow.start_run(experiment_id=stage.info.experiment_id, run_name=name,
+                          parent_run_id=stage.data.tags.get("mlflow.parentRunId"),
+                          tags={**tags, "task": task, "run_kind": EVALUATION_KIND}) as run:
+        mlflow.log_metrics(numbers)
         for artifact in artifacts:
-            mlflow.log_artifact(str(artifact), artifact_path=f"eval/{task}")
-    return run["run_id"]
+            mlflow.log_artifact(str(artifact))
+    return run.info.run_id
