@@ -1,9 +1,11 @@
-"""The whole DAG (every rule) through a real single-node SLURM, with the `slurm` profile as `make` installs it.
+"""The whole DAG (every rule) through a real single-node SLURM, with the `slurm` profile as `make` installs it, and a
+training job cancelled mid-stage (`scancel`) that a rerun finishes from its checkpoint.
 
 Skips when this machine cannot run SLURM, unless SKELETONLLM_REQUIRE_SLURM=1 (CI), where that is a failure."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -14,7 +16,8 @@ import pytest
 import yaml
 
 import slurm_cluster
-from conftest import REPO, write_config
+from checkpoints import complete_checkpoints
+from conftest import REPO, VENV_BIN, write_config
 
 PROFILE = yaml.safe_load((REPO / "workflow" / "profiles" / "slurm" / "config.yaml").read_text())
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -79,3 +82,50 @@ def test_every_rule_runs_through_slurm(cluster, tmp_path, tiny_config, venv_env,
                             *["baseline_evaluate"] * tasks]), jobs.stdout
     assert {state for _, state in rows} == {"COMPLETED"}, jobs.stdout
     print(f"SLURM run of every rule: {elapsed:.0f} s")
+
+
+def squeue_jobs() -> list[tuple[str, str, str]]:
+    """(job id, comment, state) of every job slurmctld lists, finished ones included."""
+    listed = subprocess.run(["squeue", "--states=all", "--noheader", "--format=%i|%k|%T"], capture_output=True,
+                            text=True, check=True)
+    return [tuple(line.split("|")) for line in listed.stdout.splitlines() if line.strip()]
+
+
+def test_a_training_job_cancelled_mid_stage_resumes_from_its_checkpoint(cluster, tmp_path, tiny_config, venv_env):
+    """Stage 1 sent through SLURM is scancelled once it has a complete checkpoint; Snakemake fails the job (no
+    retry), and a rerun with --rerun-incomplete trains the stage to the end from that checkpoint."""
+    env = dict(venv_env, XDG_CONFIG_HOME=str(tmp_path / "xdg"))
+    installed = subprocess.run(["make", "--no-print-directory", "profile"], cwd=REPO, env=env, capture_output=True,
+                               text=True)
+    assert installed.returncode == 0, installed.stderr
+    config = yaml.safe_load(tiny_config.read_text())
+    config["train"].update(epochs=[2, 1, 1, 1], save_steps=2, logging_steps=1)  # about 60 steps, a checkpoint per 2
+    configfile = write_config(tmp_path / "cancel.yaml", config)
+    work, stage = tmp_path / "work", "results/train/synth/full/stage1"
+    checkpoints = work / (stage + ".checkpoints")
+    command = [str(VENV_BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(work), stage, "--profile",
+               "slurm", "--configfile", str(configfile)]
+    log = tmp_path / "first.log"
+    with log.open("w") as output:
+        first = subprocess.Popen([*command, "--retries", "0"], cwd=REPO, env=env, stdout=output,
+                                 stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 600
+        while not complete_checkpoints(checkpoints):
+            assert first.poll() is None, f"the run ended before stage 1 saved a checkpoint:\n{log.read_text()[-4000:]}"
+            assert time.monotonic() < deadline, "no checkpoint of stage 1 within 10 minutes"
+            time.sleep(0.1)
+        [job] = [job_id for job_id, comment, state in squeue_jobs()
+                 if comment.startswith("rule_train_stage1") and state == "RUNNING"]
+        subprocess.run(["scancel", job], check=True)
+        assert first.wait(timeout=300) != 0, log.read_text()[-4000:]
+    assert not (work / stage / "metrics.json").exists()  # Snakemake removed the cancelled job's output
+    assert dict((job_id, state) for job_id, _, state in squeue_jobs())[job] == "CANCELLED"
+    left = sorted(complete_checkpoints(checkpoints))
+    assert left, "the cancelled job left no complete checkpoint"
+
+    rerun = subprocess.run([*command, "--rerun-incomplete"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=900)
+    assert rerun.returncode == 0, f"{rerun.stdout[-5000:]}\n{cluster.log_tail()}"
+    metrics = json.loads((work / stage / "metrics.json").read_text())
+    assert metrics["resumed_from"] is not None and int(metrics["resumed_from"].split("-")[1]) >= left[0]
+    assert not checkpoints.exists()  # removed once the stage finished

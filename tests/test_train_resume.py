@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import time
@@ -25,7 +24,8 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+from checkpoints import CHECKPOINT, complete_checkpoints
+
 KILL_AT_STEP = 2
 RUN_TIMEOUT_S = 600
 WEIGHT_FILES = ("mllm/model.safetensors", "draction.safetensors")
@@ -45,21 +45,6 @@ def resume_config(train_inputs, tmp_path_factory) -> Path:
 
 def train_command(config: Path, out: Path) -> list[str]:
     return ["skeletonllm", "train", "--stage", "1", "--config", str(config), "--out", str(out)]
-
-
-def complete_checkpoints(folder: Path) -> dict[int, Path]:
-    """step -> checkpoint directory, for the checkpoints the Trainer has finished writing: trainer_state.json is
-    the last file it writes into one (not atomically, hence the parse)."""
-    found = {}
-    for path in folder.iterdir() if folder.is_dir() else ():
-        match = CHECKPOINT.match(path.name)
-        try:
-            json.loads((path / "trainer_state.json").read_text())
-        except (OSError, ValueError):
-            continue
-        if match:
-            found[int(match.group(1))] = path
-    return found
 
 
 def checkpoint_dirs(folder: Path) -> list[str]:
