@@ -114,7 +114,8 @@ def test_only_rank_zero_writes_the_stage_and_its_mlflow_run(runs):
     client = MlflowClient(config["mlflow"]["tracking_uri"])
     experiments = [e for e in client.search_experiments() if e.name != "Default"]
     assert [e.name for e in experiments] == [config_path.stem]
-    (run,) = client.search_runs([experiments[0].experiment_id])
+    parent, run = sorted(client.search_runs([experiments[0].experiment_id]), key=lambda found: found.info.run_name)
+    assert parent.info.run_name == "full/seed0" and run.data.tags["mlflow.parentRunId"] == parent.info.run_id
     assert run.info.status == "FINISHED" and run.info.run_name == "full/stage1/seed0"
     assert run.data.metrics["final/steps"] == metrics["steps"]
     assert run.data.params["config.train.batch_size"] == str(PER_DEVICE_BATCH)

@@ -25,6 +25,7 @@ import yaml
 from safetensors.torch import load_file
 
 from checkpoints import CHECKPOINT, complete_checkpoints
+from skeletonllm.train.tracking import PARENT_KIND
 
 KILL_AT_STEP = 2
 RUN_TIMEOUT_S = 600
@@ -127,8 +128,10 @@ def test_resumed_stage_reports_its_checkpoint_and_removes_the_checkpoints(runs, 
     # the killed run's MLflow run was reopened and finished, not left RUNNING beside a second one
     client = MlflowClient(yaml.safe_load(resume_config.read_text())["mlflow"]["tracking_uri"])
     experiment = client.get_experiment_by_name(resume_config.stem)
-    stage_runs = client.search_runs([experiment.experiment_id])
+    found = client.search_runs([experiment.experiment_id])
+    stage_runs = [run for run in found if run.data.tags.get("run_kind") != PARENT_KIND]
     assert [run.info.status for run in stage_runs] == ["FINISHED", "FINISHED"]  # the straight one and this one
+    assert len(found) == 3  # and their one parent run, full/seed0
     resumed_run = max(stage_runs, key=lambda run: run.info.start_time)  # started by the killed process
     logged = {entry.step for entry in client.get_metric_history(resumed_run.info.run_id, "loss")}
     assert logged == set(range(1, metrics["steps"] + 1))  # before the kill and after the resume, one run
