@@ -120,16 +120,10 @@ def reasoning_examples(labels: list[str], rationales: list[str], pool: list[str]
             for i, (label, rationale) in enumerate(zip(labels, rationales))]
 
 
-def caption_examples(texts: list[list[str]], seed: int, epoch: int = 0) -> list[Example]:
-    """One captioning example per clip: one of its reference texts, drawn per clip and epoch."""
-    return [prompts.caption(options[example_rng(seed, i, epoch).integers(len(options))])
-            for i, options in enumerate(texts)]
-
-
-def question_examples(questions: list[list[tuple[str, str]]], seed: int, epoch: int = 0) -> list[Example]:
-    """One QA example per clip: one of its (question, answer) pairs, drawn per clip and epoch."""
-    picked = [options[example_rng(seed, i, epoch).integers(len(options))] for i, options in enumerate(questions)]
-    return [prompts.question(text, answer) for text, answer in picked]
+def one_per_clip(options: list[list[Example]], seed: int, epoch: int = 0) -> list[Example]:
+    """One example per clip, drawn per clip and epoch from its options (its captions, or the questions its motion
+    answers)."""
+    return [choices[example_rng(seed, i, epoch).integers(len(choices))] for i, choices in enumerate(options)]
 
 
 class ClipExamples(torch.utils.data.Dataset):

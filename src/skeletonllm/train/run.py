@@ -27,16 +27,16 @@ import torch
 
 from skeletonllm.data.prepared import PreparedDataset
 from skeletonllm.errors import CommandError
+from skeletonllm.eval.caption import references
+from skeletonllm.eval.qa import qa_examples
+from skeletonllm.eval.samples import evenly
 from skeletonllm.memory import peak_rss_mb
+from skeletonllm.model import prompts
 from skeletonllm.model.build import load_mllm
 from skeletonllm.model.processor import load_processor
 from skeletonllm.model.skeleton_llm import SkeletonLLM
-from skeletonllm.progress import progress
 from skeletonllm.render.base import draction_preset
 from skeletonllm.render.storage import build_renderer, load_renderer, save_renderer
-from skeletonllm.eval.caption import references
-from skeletonllm.eval.qa import question_answers
-from skeletonllm.eval.samples import evenly
 from skeletonllm.train import data, tracking
 from skeletonllm.train.evaluate import mqa_accuracy
 from skeletonllm.train.plots import plot_loss
@@ -184,16 +184,17 @@ def refine_mix(config: dict, inputs: StageInputs, dataset: PreparedDataset, spli
         ids = data.Split.load(inputs.captions_split).parts["train"]
         if not ids:
             raise CommandError(f"{inputs.captions_split}: no training samples to learn captions from")
-        parts["caption"] = data.ClipExamples(texts, ids, partial(data.caption_examples, references(texts, ids), seed),
-                                             processor, frames, seed, train=True)
+        captions = [[prompts.caption(text) for text in refs] for refs in references(texts, ids)]
+        parts["caption"] = data.ClipExamples(texts, ids, partial(data.one_per_clip, captions, seed), processor, frames,
+                                             seed, train=True)
     if "qa" in train["refine_tasks"]:
-        asked = {sample_id: [(text, answer) for _, text, answer in question_answers(dataset, sample_id)]
-                 for sample_id in progress(split.parts["train"], desc="QA answers", unit="clip")}
-        asked = {sample_id: questions for sample_id, questions in asked.items() if questions}
+        asked: dict[str, list] = {}  # sample id -> the questions its motion answers (clips with none are left out)
+        for item in qa_examples(dataset, split.parts["train"]):
+            asked.setdefault(item.sample, []).append(item.example)
         if not asked:
             raise CommandError(f"{inputs.split}: the measured motion answers no question for any training sample")
-        parts["qa"] = data.ClipExamples(dataset, list(asked), partial(data.question_examples, list(asked.values()),
-                                                                      seed), processor, frames, seed, train=True)
+        parts["qa"] = data.ClipExamples(dataset, list(asked), partial(data.one_per_clip, list(asked.values()), seed),
+                                        processor, frames, seed, train=True)
     return parts
 
 
@@ -334,7 +335,8 @@ def run_stage(config: dict, config_name: str, stage: Stage, inputs: StageInputs)
     metrics = {
         "stage": stage.number, "task": stage.task, "variant": train["variant"], "seed": train["seed"],
         "loss_first": losses[0][1], "loss_last": losses[-1][1], "steps": trainer.state.global_step,
-        "examples": len(setup.examples), "examples_by_task": setup.examples.counts, "samples_per_s": result.metrics["train_samples_per_second"],
+        "examples": len(setup.examples), "examples_by_task": setup.examples.counts,
+        "samples_per_s": result.metrics["train_samples_per_second"],
         "train_seconds": result.metrics["train_runtime"], "peak_mb": peak_memory_mb(device), "device": device,
         "seen_mqa_accuracy": evaluation["accuracy"], "chance": evaluation["chance"],
         "eval_samples": evaluation["samples"], "trainable_params": sum(setup.trainable.values()),
