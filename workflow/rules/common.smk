@@ -50,8 +50,12 @@ class ConfigValue:
 
 
 def rule_resources(rule_name):
-    """The runtime (minutes) and mem_mb a rule's jobs request, from config `resources.<rule>`."""
-    return dict(config["resources"][rule_name])
+    """A rule's SLURM request from config `resources.<rule>`: runtime (minutes), mem_mb and the rest, with gpu only
+    where it is above 0 (a CPU job asks for none)."""
+    requested = dict(config["resources"][rule_name])
+    if requested.get("gpu", 0) == 0:
+        requested.pop("gpu", None)
+    return requested
 
 
 def archive_of(dataset):

@@ -53,14 +53,6 @@ def evaluated_stage(wildcards):
     return stage_dir(eval_stage(wildcards.variant), wildcards.variant, wildcards.seed)
 
 
-def task_resources(rule_name):
-    """A rule's SLURM request from config resources.<rule>, with gpu only when above 0."""
-    requested = rule_resources(rule_name)
-    if requested.get("gpu", 0) == 0:
-        requested.pop("gpu", None)
-    return requested
-
-
 def task_data(wildcards):
     """The split files and the prepared data a task reads (every target's too for crossformat)."""
     datasets = EVAL["crossformat_targets"] if wildcards.task == "crossformat" else []
@@ -98,7 +90,7 @@ rule evaluate:
     log:
         log_path("evaluate", f"{TRAIN['dataset']}_{{variant}}{{seed}}_{{task}}"),
     resources:
-        **task_resources("evaluate"),
+        **rule_resources("evaluate"),
     shell:
         "skeletonllm evaluate --checkpoint {input.stage:q} --task {wildcards.task} {params.dataset} {params.caption_dataset}"
         " {params.split} {params.caption_split} --results {params.results:q} --samples {params.samples}"

@@ -50,14 +50,6 @@ def train_targets():
     return [stage_dir(stage, variant, seed) for variant, seed in RUNS for stage in variant_stages(variant)]
 
 
-def train_resources():
-    """The train jobs' SLURM request: runtime, mem_mb, nodes, cpus_per_task and, when above 0, gpu."""
-    requested = rule_resources("train")
-    if requested["gpu"] == 0:
-        del requested["gpu"]
-    return requested
-
-
 def stage_inputs(stage):
     """An input function of stage N: the data, its split and, for the run's first stage the MLLM, else the run's
     previous stage; stage 2 also the hard negatives, stage 3 the teacher rationales, stage 4 the captions dataset
@@ -134,7 +126,7 @@ for _stage in sorted({stage for name, _ in RUNS for stage in variant_stages(name
         log:
             log_path("train", f"{TRAIN['dataset']}_{{variant}}{{seed}}_stage{_stage}"),
         resources:
-            **train_resources(),
+            **rule_resources("train"),
         shell:
             "{params.launcher} {params.gpus} {params.nodes} skeletonllm train --stage {params.stage} --config {params.configfile:q}"
             " --variant {wildcards.variant} --seed {params.run_seed} --out {output:q} > {log:q} 2>&1"
